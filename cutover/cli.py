@@ -1,0 +1,180 @@
+"""The `cutover` command line: a thin adapter that parses options, calls the library and presents results.
+
+Every option can also come from a ``CUTOVER_*`` environment variable. Exit codes: 0 success, 1 when any
+table was refused or failed, 2 for bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cutover.config import CatalogConfig, LoadMode, Settings
+from cutover.errors import ConfigError, CutoverError
+from cutover.load.report import MigrationReport
+
+if TYPE_CHECKING:
+    from cutover.load.runner import MigrationRequest
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Move a data tier from PostgreSQL to Iceberg.",
+)
+console = Console(stderr=True)
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+
+
+def _catalog(catalog_uri: str | None, warehouse: str | None) -> CatalogConfig:
+    settings = Settings()
+    overrides = {k: v for k, v in {"catalog_uri": catalog_uri, "warehouse": warehouse}.items() if v is not None}
+    return settings.model_copy(update=overrides).catalog()
+
+
+def print_migration_report(report: MigrationReport) -> None:
+    table = Table(title=f"cutover migrate — run {report.run_id[:12]} ({report.seconds:.1f} s)")
+    for column in ("table", "iceberg", "status", "rows", "files", "seconds", "rows/s"):
+        table.add_column(column, justify="right" if column in ("rows", "files", "seconds", "rows/s") else "left")
+    for row in report.table_rows():
+        style = {"migrated": "green", "refused": "yellow", "failed": "red"}[str(row["status"])]
+        table.add_row(
+            *(
+                f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
+                for c in ("table", "iceberg", "status", "rows", "files", "seconds", "rows/s")
+            ),
+            style=style,
+        )
+    Console().print(table)
+    for t in report.tables:
+        if t.error:
+            console.print(f"[bold]{t.source_schema}.{t.source_table}[/bold] {t.status}: {t.error}")
+
+
+@app.command()
+def migrate(
+    source_dsn: Annotated[
+        str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the source.")
+    ] = None,
+    schema: Annotated[str, typer.Option(envvar="CUTOVER_SCHEMA", help="Source schema.")] = "public",
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", envvar="CUTOVER_TABLES", help="Table to load (repeatable); default: all."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", envvar="CUTOVER_EXCLUDE", help="Glob of tables to skip (repeatable)."),
+    ] = None,
+    catalog_uri: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CUTOVER_CATALOG_URI", help="sqlite:///..., postgresql+psycopg://... or http(s):// REST catalog."
+        ),
+    ] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(envvar="CUTOVER_WAREHOUSE", help="Warehouse URI (file://, abfss://, ...).")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option(envvar="CUTOVER_NAMESPACE", help="Iceberg namespace; default: the schema name.")
+    ] = None,
+    batch_rows: Annotated[
+        int | None,
+        typer.Option(envvar="CUTOVER_BATCH_ROWS", min=1, help="Rows per batch; default: ~256 MiB of heap per batch."),
+    ] = None,
+    parallel: Annotated[int, typer.Option(envvar="CUTOVER_PARALLEL", min=1, max=64, help="Batches read at once.")] = 2,
+    mode: Annotated[LoadMode, typer.Option(envvar="CUTOVER_MODE", help="create | resume | replace.")] = "create",
+    table_options: Annotated[
+        Path | None, typer.Option(envvar="CUTOVER_TABLE_OPTIONS", help="JSON file of per-column opt-ins.")
+    ] = None,
+    report_json: Annotated[
+        Path | None, typer.Option(envvar="CUTOVER_REPORT_JSON", help="Write the JSON report here.")
+    ] = None,
+) -> None:
+    """Full load of PostgreSQL tables into Iceberg: exact, parallel, resumable."""
+    from cutover.load.runner import MigrationRequest
+
+    request = MigrationRequest(
+        source_dsn=source_dsn or "",
+        schema=schema,
+        tables=table or [],
+        exclude=exclude or [],
+        namespace=namespace,
+        batch_rows=batch_rows,
+        parallel=parallel,
+        mode=mode,
+        table_options=table_options,
+    )
+    report = run_with_progress(request, _catalog(catalog_uri, warehouse))
+    if report_json is not None:
+        report.write_json(report_json)
+    print_migration_report(report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)
+
+
+def run_with_progress(request: MigrationRequest, catalog: CatalogConfig) -> MigrationReport:
+    """Run the full load with one Rich progress bar per table."""
+    from cutover.load.runner import run_migration
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bars: dict[str, TaskID] = {}
+
+        def on_progress(name: str, done: int, total: int, rows: int) -> None:
+            if name not in bars:
+                bars[name] = progress.add_task(name, total=total, rows=0)
+            progress.update(bars[name], completed=done, rows=rows)
+
+        return run_migration(request, catalog, on_progress)
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="Rows in the largest table (orders).")] = 1_000_000,
+    state_dir: Annotated[
+        Path,
+        typer.Option(envvar="CUTOVER_STATE_DIR", help="Where the embedded catalog, warehouse and PostgreSQL live."),
+    ] = Path(".cutover"),
+) -> None:
+    """Seed a sample application schema into a throwaway PostgreSQL and migrate it into the embedded defaults."""
+    from cutover.demo import run_demo
+
+    report = run_demo(rows=rows, state_dir=state_dir, console=console, run=run_with_progress)
+    print_migration_report(report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)
+
+
+def main() -> None:
+    """Entry point: one place maps errors to exit codes, so no user sees a bare traceback."""
+    try:
+        app()
+    except (ConfigError, ValidationError) as exc:
+        console.print(f"[red]error:[/red] {_short(exc)}")
+        sys.exit(EXIT_USAGE)
+    except CutoverError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Typed settings, built once at the edge (CLI, flow parameters, API) and passed inward.
+
+Library code never reads the environment itself: it takes these objects as parameters, so tests and
+production differ only in what they pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cutover.errors import ConfigError
+
+LoadMode = Literal["create", "resume", "replace"]
+"""How `migrate` treats an Iceberg table that already exists.
+
+* ``create``: refuse when the table exists (safe default for a first load).
+* ``resume``: continue the load recorded in the table's checkpoint; create it when absent.
+* ``replace``: drop the existing table (and its files) and load afresh.
+"""
+
+DEFAULT_STATE_DIR = Path(".cutover")
+
+
+class ColumnOptions(BaseModel):
+    """Per-column opt-ins for values Iceberg cannot hold exactly (design §4)."""
+
+    numeric: Literal["refuse", "decimal38", "string"] = "refuse"
+    """Unconstrained numeric / numeric(p>38): refuse, decimal(38, numeric_scale) with an overflow check, or text."""
+    numeric_scale: int = Field(default=9, ge=0, le=38)
+    infinity: Literal["refuse", "sentinel"] = "refuse"
+    """±infinity dates/timestamps: refuse, or map to the sentinels below."""
+    negative_infinity_sentinel: str = "0001-01-01 00:00:00"
+    positive_infinity_sentinel: str = "9999-12-31 23:59:59.999999"
+
+
+class TableOptions(BaseModel):
+    """Options for one source table, keyed by column name."""
+
+    columns: dict[str, ColumnOptions] = Field(default_factory=dict)
+
+
+class TableOptionsFile(BaseModel):
+    """The `--table-options` JSON file: ``{"schema.table": {"columns": {"col": {...}}}}``."""
+
+    tables: dict[str, TableOptions] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> TableOptionsFile:
+        if path is None:
+            return cls()
+        try:
+            return cls(tables=json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read table options {path}: {exc}") from exc
+
+    def for_table(self, schema: str, table: str) -> TableOptions:
+        return self.tables.get(f"{schema}.{table}") or TableOptions()
+
+
+class CatalogConfig(BaseModel):
+    """Where Iceberg tables live: any pyiceberg catalog, chosen by URI scheme plus extra properties.
+
+    * ``sqlite:///path/catalog.db`` or ``postgresql+psycopg://...``: pyiceberg ``SqlCatalog``.
+    * ``http://`` / ``https://``: an Iceberg REST catalog.
+    """
+
+    uri: str
+    warehouse: str
+    name: str = "cutover"
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+def default_catalog(state_dir: Path = DEFAULT_STATE_DIR) -> CatalogConfig:
+    """The embedded default: a SQLite catalog and a local warehouse under ``state_dir``."""
+    state = state_dir.resolve()
+    return CatalogConfig(uri=f"sqlite:///{state / 'catalog.db'}", warehouse=(state / "warehouse").as_uri())
+
+
+class Settings(BaseSettings):
+    """Environment-driven settings (prefix ``CUTOVER_``), read by the CLI and the flows only."""
+
+    model_config = SettingsConfigDict(env_prefix="CUTOVER_", extra="ignore")
+
+    source_dsn: str | None = None
+    catalog_uri: str | None = None
+    warehouse: str | None = None
+    catalog_name: str = "cutover"
+    catalog_properties: dict[str, str] = Field(default_factory=dict)
+    namespace: str | None = None
+    schema_name: Annotated[str, Field(alias="CUTOVER_SCHEMA")] = "public"
+    batch_rows: int | None = None
+    parallel: int = 2
+    state_dir: Path = DEFAULT_STATE_DIR
+    table_options: Path | None = None
+    exclude: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def catalog(self) -> CatalogConfig:
+        """The catalog these settings name, or the embedded default when none is set."""
+        if self.catalog_uri is None:
+            default = default_catalog(self.state_dir)
+            return default.model_copy(
+                update={"warehouse": self.warehouse or default.warehouse, "properties": self.catalog_properties}
+            )
+        if self.warehouse is None:
+            raise ConfigError("a catalog URI was given without a warehouse (set --warehouse or CUTOVER_WAREHOUSE)")
+        return CatalogConfig(
+            uri=self.catalog_uri, warehouse=self.warehouse, name=self.catalog_name, properties=self.catalog_properties
+        )

@@ -1,0 +1,61 @@
+"""One exception hierarchy for the whole library.
+
+Driver and SDK errors are translated at the boundary into these, with the cause chained, so callers
+(flows, CLI, API) decide on retry or exit code by type alone:
+
+* :class:`TransientError` subclasses are worth retrying (lost connection, commit conflict).
+* Everything else is deterministic: retrying changes nothing.
+"""
+
+from __future__ import annotations
+
+
+class CutoverError(Exception):
+    """Base class of every error cutover raises on purpose."""
+
+
+class ConfigError(CutoverError):
+    """The configuration or the input is wrong; the message says what to change."""
+
+
+class TransientError(CutoverError):
+    """A failure that may pass on retry (network, a concurrent committer, a restarted server)."""
+
+
+class SourceConnectionError(TransientError):
+    """The PostgreSQL source could not be reached or dropped the connection."""
+
+
+class CommitConflictError(TransientError):
+    """Another writer committed to the Iceberg table first and our retries ran out."""
+
+
+class SourceSchemaError(CutoverError):
+    """The source table does not exist or its shape cannot be loaded (e.g. no rows can be split)."""
+
+    def __init__(self, table: str, message: str) -> None:
+        super().__init__(f"{table}: {message}")
+        self.table = table
+
+
+class UnsupportedTypeError(CutoverError):
+    """A column's PostgreSQL type has no faithful Iceberg mapping and no opt-in was configured."""
+
+    def __init__(self, table: str, column: str, pg_type: str, hint: str) -> None:
+        super().__init__(f"table {table}, column {column!r}: type {pg_type} is not supported: {hint}")
+        self.table = table
+        self.column = column
+        self.pg_type = pg_type
+
+
+class UnsupportedValueError(CutoverError):
+    """A value cannot be represented in Iceberg without loss (±infinity, NaN, too many digits)."""
+
+    def __init__(self, table: str, column: str, pg_type: str, key: str, problem: str) -> None:
+        super().__init__(
+            f"table {table}, column {column!r} ({pg_type}): {problem} at key {key}; nothing was written to Iceberg"
+        )
+        self.table = table
+        self.column = column
+        self.pg_type = pg_type
+        self.key = key

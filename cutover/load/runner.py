@@ -1,0 +1,198 @@
+"""Running a whole full load on one machine with a thread pool: what `cutover migrate` uses.
+
+The Prefect flow `migrate` composes the same steps as tasks (adding retries, concurrency limits and
+artifacts); this runner is the dependency-free path that also works when no Prefect server is around.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+from cutover.config import CatalogConfig, LoadMode, TableOptionsFile
+from cutover.errors import CutoverError, UnsupportedTypeError, UnsupportedValueError
+from cutover.lake.catalog import open_catalog
+from cutover.load.report import MigrationReport, TableReport
+from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
+from cutover.source.connection import check_dsn, connect
+from cutover.source.introspect import list_tables
+from cutover.source.snapshot import SourceSnapshot, exported_snapshot
+
+ProgressCallback = Callable[[str, int, int, int], None]
+"""(table, batches done, batches total, rows so far) after every committed or skipped batch."""
+
+
+class MigrationRequest(BaseModel):
+    """What to load and how: the parameters of `cutover migrate` and of the `migrate` flow."""
+
+    source_dsn: str
+    schema_name: str = Field(default="public", alias="schema")
+    tables: list[str] = Field(default_factory=list)
+    """Tables to load; empty means every table of the schema (after ``exclude``)."""
+    exclude: list[str] = Field(default_factory=list)
+    namespace: str | None = None
+    """Iceberg namespace; defaults to the source schema's name."""
+    batch_rows: int | None = Field(default=None, gt=0)
+    parallel: int = Field(default=2, ge=1, le=64)
+    mode: LoadMode = "create"
+    table_options: Path | None = None
+
+    model_config = {"populate_by_name": True}
+
+    @field_validator("source_dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        return check_dsn(value)
+
+    @property
+    def target_namespace(self) -> str:
+        return self.namespace or self.schema_name
+
+
+def resolve_tables(request: MigrationRequest) -> list[str]:
+    """The table names the request selects, in a stable order; explicit names must exist."""
+    with connect(request.source_dsn) as conn:
+        available = list_tables(conn, request.schema_name)
+    if request.tables:
+        missing = [t for t in request.tables if t not in available]
+        if missing:
+            raise CutoverError(
+                f"no such table(s) in schema {request.schema_name!r}: {', '.join(missing)} "
+                f"(available: {', '.join(available) or 'none'})"
+            )
+        chosen = list(dict.fromkeys(request.tables))
+    else:
+        chosen = available
+    return [t for t in chosen if not any(fnmatch.fnmatchcase(t, p) for p in request.exclude)]
+
+
+def error_status(exc: BaseException) -> str:
+    """``refused`` for data or types that cannot be loaded faithfully, ``failed`` for everything else."""
+    return "refused" if isinstance(exc, UnsupportedTypeError | UnsupportedValueError) else "failed"
+
+
+def run_migration(
+    request: MigrationRequest, catalog_config: CatalogConfig, on_progress: ProgressCallback | None = None
+) -> MigrationReport:
+    """Load every selected table under one exported snapshot, ``parallel`` batches at a time.
+
+    A table that fails or is refused does not stop the others; its report says why.
+    """
+    started = time.perf_counter()
+    report = MigrationReport(run_id=uuid.uuid4().hex)
+    catalog = open_catalog(catalog_config)
+    options = TableOptionsFile.load(request.table_options)
+    tables = resolve_tables(request)
+    with exported_snapshot(request.source_dsn) as snapshot, connect(request.source_dsn) as conn:
+        report.source_lsn = snapshot.lsn
+        loads: list[tuple[TableReport, TableLoad]] = []
+        for name in tables:
+            entry = TableReport(request.schema_name, name, f"{request.target_namespace}.{name}")
+            report.tables.append(entry)
+            try:
+                load = prepare_table(
+                    conn,
+                    catalog,
+                    schema=request.schema_name,
+                    table=name,
+                    namespace=request.target_namespace,
+                    mode=request.mode,
+                    batch_rows=request.batch_rows,
+                    parallel=request.parallel,
+                    options=options.for_table(request.schema_name, name),
+                )
+            except CutoverError as exc:
+                entry.status, entry.error = error_status(exc), str(exc)  # type: ignore[assignment]
+                continue
+            entry.batches_total = len(load.plan)
+            entry.batches_skipped = len(load.plan) - len(load.pending)
+            loads.append((entry, load))
+        _run_batches(request, catalog, snapshot, loads, on_progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_batches(
+    request: MigrationRequest,
+    catalog: Catalog,
+    snapshot: SourceSnapshot,
+    loads: list[tuple[TableReport, TableLoad]],
+    on_progress: ProgressCallback | None,
+) -> None:
+    tables: dict[str, Table] = {load.iceberg_name: catalog.load_table(load.identifier) for _, load in loads}
+    started = {load.iceberg_name: time.perf_counter() for _, load in loads}
+    waiting: dict[str, list[BatchOutput]] = {load.iceberg_name: [] for _, load in loads}
+    remaining = {load.iceberg_name: len(load.pending) for _, load in loads}
+    failed: set[str] = set()
+    by_name = {load.iceberg_name: (entry, load) for entry, load in loads}
+
+    def finish(name: str) -> None:
+        entry, load = by_name[name]
+        entry.seconds = time.perf_counter() - started[name]
+        current = tables[name].current_snapshot()
+        entry.snapshot_id = current.snapshot_id if current else None
+        entry.rows = sum(load.committed_rows.values())
+
+    def fail(name: str, exc: BaseException) -> None:
+        entry, load = by_name[name]
+        failed.add(name)
+        entry.status, entry.error = error_status(exc), str(exc)  # type: ignore[assignment]
+        if entry.status == "refused":
+            abort_table(catalog, load)
+        finish(name)
+
+    for name, count in remaining.items():
+        if count == 0:
+            finish(name)
+            _notify(on_progress, by_name[name], tables[name])
+    with ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-batch") as pool:
+        futures: dict[Future[BatchOutput], str] = {}
+        for _entry, load in loads:
+            for batch in load.pending:
+                future = pool.submit(
+                    load_batch, request.source_dsn, load, tables[load.iceberg_name], batch, snapshot.snapshot_id
+                )
+                futures[future] = load.iceberg_name
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = futures[future]
+                if name in failed:
+                    continue
+                entry, load = by_name[name]
+                try:
+                    output = future.result()
+                    remaining[name] -= 1
+                    waiting[name].append(output)
+                    entry.files += len(output.data_files)
+                    if load.commit_per_batch or remaining[name] == 0:
+                        commit_outputs(load, tables[name], waiting[name], snapshot)
+                        waiting[name] = []
+                except CutoverError as exc:
+                    for other, other_name in futures.items():
+                        if other_name == name:
+                            other.cancel()
+                    fail(name, exc)
+                    continue
+                _notify(on_progress, (entry, load), tables[name])
+                if remaining[name] == 0:
+                    finish(name)
+
+
+def _notify(on_progress: ProgressCallback | None, item: tuple[TableReport, TableLoad], table: Table) -> None:
+    if on_progress is None:
+        return
+    entry, load = item
+    done = entry.batches_skipped + len(load.committed_rows)
+    on_progress(
+        f"{entry.source_schema}.{entry.source_table}", done, entry.batches_total, sum(load.committed_rows.values())
+    )

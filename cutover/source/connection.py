@@ -1,0 +1,46 @@
+"""Opening PostgreSQL connections, with driver errors translated into cutover's own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from cutover.errors import ConfigError, SourceConnectionError
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced, safe for logs and reports."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_dsn(dsn: str | None) -> str:
+    """Normalize and validate a ``postgresql://`` DSN given by a user, failing with a clear message."""
+    if not dsn:
+        raise ConfigError("no source DSN: pass --source-dsn or set CUTOVER_SOURCE_DSN")
+    if dsn.startswith("postgres://"):
+        dsn = "postgresql://" + dsn.removeprefix("postgres://")
+    if not dsn.startswith("postgresql://"):
+        raise ConfigError(f"source DSN must be a postgresql:// URL, got {redact_dsn(dsn)!r}")
+    return dsn
+
+
+@contextmanager
+def connect(dsn: str, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """A psycopg connection for control queries; connection failures become SourceConnectionError."""
+    try:
+        conn = psycopg.connect(dsn, autocommit=autocommit, application_name="cutover")
+    except psycopg.OperationalError as exc:
+        raise SourceConnectionError(f"cannot connect to {redact_dsn(dsn)}: {exc}".strip()) from exc
+    try:
+        yield conn
+    except psycopg.OperationalError as exc:
+        raise SourceConnectionError(f"lost the connection to {redact_dsn(dsn)}: {exc}".strip()) from exc
+    finally:
+        conn.close()

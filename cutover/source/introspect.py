@@ -1,0 +1,240 @@
+"""Reading a table's shape from the PostgreSQL catalog: columns, base types, primary key, size.
+
+Domains resolve to their base type (their NOT NULL carried over), arrays to their element type, and a
+partitioned parent is one logical table whose size is the sum of its leaf partitions.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import psycopg
+
+from cutover.errors import SourceSchemaError
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """One column, with domains resolved to the type that actually stores the values."""
+
+    name: str
+    base_type: str
+    """``pg_type.typname`` of the base type after resolving domains; arrays start with ``_``."""
+    display_type: str
+    """How PostgreSQL spells the declared type, e.g. ``numeric(12,2)`` or ``posint``: for messages."""
+    typmod: int
+    not_null: bool
+    category: str
+    """``pg_type.typcategory`` of the base type: A array, E enum, C composite, R range, ..."""
+    element_type: str | None = None
+    """For arrays: the element's base type name (domains resolved)."""
+    element_category: str | None = None
+
+    @property
+    def is_array(self) -> bool:
+        return self.element_type is not None
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A table to load: its columns in order, its primary key, and a size estimate for planning."""
+
+    schema: str
+    name: str
+    oid: int
+    columns: tuple[SourceColumn, ...]
+    primary_key: tuple[str, ...]
+    partitioned: bool
+    leaf_oids: tuple[int, ...]
+    estimated_rows: int
+    estimated_bytes: int
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def column(self, name: str) -> SourceColumn:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class _PgType:
+    oid: int
+    name: str
+    kind: str
+    base_oid: int
+    typmod: int
+    not_null: bool
+    category: str
+    element_oid: int
+
+
+_TYPE_QUERY = """
+select oid::int, typname, typtype, typbasetype::int, typtypmod, typnotnull, typcategory, typelem::int
+from pg_type where oid = %s
+"""
+
+
+class _TypeResolver:
+    """Resolves domain chains with one small query per distinct type."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+        self._cache: dict[int, _PgType] = {}
+
+    def get(self, oid: int) -> _PgType:
+        if oid not in self._cache:
+            row = self._conn.execute(_TYPE_QUERY, (oid,)).fetchone()
+            assert row is not None, f"pg_type has no row for oid {oid}"
+            self._cache[oid] = _PgType(*row)
+        return self._cache[oid]
+
+    def resolve(self, oid: int, typmod: int) -> tuple[_PgType, int, bool]:
+        """Follow domains to the base type; returns (base type, effective typmod, domain NOT NULL)."""
+        not_null = False
+        pg_type = self.get(oid)
+        while pg_type.kind == "d":
+            not_null = not_null or pg_type.not_null
+            if typmod == -1:
+                typmod = pg_type.typmod
+            pg_type = self.get(pg_type.base_oid)
+        return pg_type, typmod, not_null
+
+
+def list_tables(
+    conn: psycopg.Connection, schema: str, include: list[str] | None = None, exclude: list[str] | None = None
+) -> list[str]:
+    """Names of the loadable tables of ``schema`` (partitions are part of their parent), filtered by globs."""
+    rows = conn.execute(
+        """
+        select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relkind in ('r', 'p') and not c.relispartition
+        order by c.relname
+        """,
+        (schema,),
+    ).fetchall()
+    names = [name for (name,) in rows]
+    if include:
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, pattern) for pattern in include)]
+    if exclude:
+        names = [n for n in names if not any(fnmatch.fnmatchcase(n, pattern) for pattern in exclude)]
+    return names
+
+
+def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> SourceTable:
+    """Read one table's shape.
+
+    Raises:
+        SourceSchemaError: the table does not exist, is not a table, or has no columns.
+    """
+    qualified = f"{schema}.{name}"
+    row = conn.execute(
+        """
+        select c.oid::int, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %s and c.relname = %s
+        """,
+        (schema, name),
+    ).fetchone()
+    if row is None:
+        raise SourceSchemaError(qualified, "no such table in the source database")
+    oid, relkind = row
+    if relkind not in ("r", "p"):
+        raise SourceSchemaError(qualified, f"is not a table (relkind {relkind!r}); only tables can be loaded")
+
+    resolver = _TypeResolver(conn)
+    columns = []
+    attributes = conn.execute(
+        """
+        select attname, atttypid::int, atttypmod, attnotnull, format_type(atttypid, atttypmod)
+        from pg_attribute where attrelid = %s and attnum > 0 and not attisdropped order by attnum
+        """,
+        (oid,),
+    ).fetchall()
+    if not attributes:
+        raise SourceSchemaError(qualified, "has no columns")
+    for col_name, type_oid, typmod, not_null, display in attributes:
+        base, typmod, domain_not_null = resolver.resolve(type_oid, typmod)
+        element_type = element_category = None
+        if base.category == "A" and base.element_oid:
+            element, typmod, _ = resolver.resolve(base.element_oid, typmod)
+            element_type, element_category = element.name, element.category
+        columns.append(
+            SourceColumn(
+                name=col_name,
+                base_type=base.name,
+                display_type=display,
+                typmod=typmod,
+                not_null=bool(not_null or domain_not_null),
+                category=base.category,
+                element_type=element_type,
+                element_category=element_category,
+            )
+        )
+
+    primary_key = tuple(
+        attname
+        for (attname,) in conn.execute(
+            """
+            select a.attname from pg_index i
+            cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+            join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+            where i.indrelid = %s and i.indisprimary order by k.ord
+            """,
+            (oid,),
+        ).fetchall()
+    )
+
+    partitioned = relkind == "p"
+    if partitioned:
+        leaves = tuple(
+            leaf
+            for (leaf,) in conn.execute(
+                "select relid::oid::int from pg_partition_tree(%s::oid::regclass) where isleaf", (oid,)
+            ).fetchall()
+        )
+    else:
+        leaves = (oid,)
+    estimated_rows, estimated_bytes = _estimate_size(conn, leaves)
+    if estimated_rows < 0:
+        estimated_rows = _count_rows(conn, schema, name)
+    return SourceTable(
+        schema=schema,
+        name=name,
+        oid=oid,
+        columns=tuple(columns),
+        primary_key=primary_key,
+        partitioned=partitioned,
+        leaf_oids=leaves,
+        estimated_rows=estimated_rows,
+        estimated_bytes=estimated_bytes,
+    )
+
+
+def _estimate_size(conn: psycopg.Connection, leaves: tuple[int, ...]) -> tuple[int, int]:
+    """Planner statistics for the leaves; -1 rows when any leaf was never analyzed or vacuumed."""
+    if not leaves:
+        return 0, 0
+    row = conn.execute(
+        """
+        select coalesce(sum(greatest(reltuples, 0)), 0)::bigint, bool_or(reltuples < 0),
+               coalesce(sum(pg_relation_size(oid)), 0)::bigint
+        from pg_class where oid = any(%s)
+        """,
+        (list(leaves),),
+    ).fetchone()
+    assert row is not None
+    rows, unknown, size = row
+    return (-1 if unknown else int(rows)), int(size)
+
+
+def _count_rows(conn: psycopg.Connection, schema: str, name: str) -> int:
+    from psycopg import sql
+
+    query = sql.SQL("select count(*) from {}").format(sql.Identifier(schema, name))
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
