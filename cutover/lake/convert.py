@@ -158,7 +158,7 @@ class BatchConverter:
         target: pa.DataType,
         list_of: pa.Array | None = None,
     ) -> pa.Array:
-        if isinstance(column, pa.ExtensionArray) and scalar.conversion in ("decimal", "json"):
+        if isinstance(column, pa.ExtensionArray) and scalar.conversion == "json":
             column = column.storage
         match scalar.conversion:
             case "decimal":

@@ -78,15 +78,15 @@ TYPE_RULES: tuple[TypeRule, ...] = (
     TypeRule(("int2", "int4"), "smallint, integer (and domains over them)", "int", None, "none"),
     TypeRule(("int8",), "bigint", "long", None, "none"),
     TypeRule(("oid",), "oid", "long", "bigint", "none", "unsigned 32-bit, widened so no value wraps"),
-    TypeRule(("numeric",), "numeric(p,s), p ≤ 38", "decimal(p,s)", None, "decimal", "NaN is refused"),
+    TypeRule(("numeric",), "numeric(p,s), p ≤ 38", "decimal(p,s)", "text", "decimal", "NaN is refused"),
     TypeRule(
         (),
         "numeric without precision, or p > 38",
         "refused; opt-in: decimal(38,s) with overflow check, or string",
-        None,
+        "text",
         "decimal",
     ),
-    TypeRule(("money",), "money", "decimal(19,2)", "numeric", "decimal"),
+    TypeRule(("money",), "money", "decimal(19,2)", "numeric::text", "decimal"),
     TypeRule(("float4",), "real", "float", None, "none", "NaN and ±Infinity kept"),
     TypeRule(("float8",), "double precision", "double", None, "none", "NaN and ±Infinity kept"),
     TypeRule(("bool",), "boolean", "boolean", None, "none"),
@@ -146,7 +146,7 @@ TYPE_RULES: tuple[TypeRule, ...] = (
     ),
 )
 _RULE_BY_TYPE = {pg_type: rule for rule in TYPE_RULES for pg_type in rule.pg_types}
-_TEXT_FORM_RULE = next(rule for rule in TYPE_RULES if rule.select_cast == "text")
+_TEXT_FORM_RULE = next(rule for rule in TYPE_RULES if rule.conversion == "string")
 _UNBOUNDED_NUMERIC_RULE = TYPE_RULES[4]
 _ICEBERG_TYPES: dict[str, IcebergType] = {
     "int2": IntegerType(),
@@ -211,7 +211,7 @@ class ColumnMapping:
         cast = self.scalar.select_cast
         if cast is None:
             return None
-        return f"{cast}[]" if self.is_array else cast
+        return "::".join(f"{step}[]" for step in cast.split("::")) if self.is_array else cast
 
 
 def _numeric_precision(typmod: int) -> tuple[int, int] | None:
@@ -260,7 +260,7 @@ def _map_numeric(table: str, column: SourceColumn, typmod: int, options: ColumnO
     bounds = _numeric_precision(typmod)
     if bounds is not None and bounds[0] <= MAX_DECIMAL_PRECISION and bounds[1] >= 0:
         precision, scale = bounds
-        return ScalarMapping("numeric", DecimalType(precision, scale), None, "decimal", rule)
+        return ScalarMapping("numeric", DecimalType(precision, scale), rule.select_cast, "decimal", rule)
     if options.numeric == "decimal38":
         return ScalarMapping(
             "numeric",
@@ -324,3 +324,12 @@ def iceberg_schema(table: SourceTable, mappings: list[ColumnMapping]) -> Schema:
     names = [m.column.name for m in mappings]
     identifier_ids = [names.index(key) + 1 for key in table.primary_key]
     return assign_fresh_schema_ids(Schema(*fields, identifier_field_ids=identifier_ids))
+
+
+def type_table_markdown() -> str:
+    """The README's type table, rendered from :data:`TYPE_RULES` (a test keeps the README in sync)."""
+    lines = ["| PostgreSQL | Iceberg | Note |", "|---|---|---|"]
+    lines += [f"| {rule.pg_label} | {rule.iceberg_label} | {rule.note} |" for rule in TYPE_RULES]
+    lines.append("| arrays of any type above | list of that type | one dimension, starting at 1; others refused |")
+    lines.append("| pseudo-types and anything unknown | refused, naming table, column and type | |")
+    return "\n".join(lines)

@@ -29,6 +29,13 @@ def file_schema(schema: Schema) -> Schema:
     return sanitize_column_names(schema)
 
 
+def _file_names(schema: Schema, written: Schema, columns: list[str] | None) -> list[str] | None:
+    """Top-level column names as written in the file (sanitized), for the given table column names."""
+    if columns is None:
+        return None
+    return [written.find_field(schema.find_field(name).field_id).name for name in columns]
+
+
 class DataFileWriter:
     """Streams Arrow tables of one batch into one or more Parquet files under ``data_location``.
 
@@ -45,6 +52,7 @@ class DataFileWriter:
         schema: Schema,
         properties: Properties,
         prefix: str,
+        dictionary_columns: list[str] | None = None,
         spec_id: int = 0,
     ) -> None:
         self._io = io
@@ -54,6 +62,7 @@ class DataFileWriter:
         self._properties = properties
         self._prefix = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self._spec_id = spec_id
+        self._dictionary = _file_names(schema, self._file_schema, dictionary_columns)
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
         self._writer: ParquetFormatWriter | None = None
@@ -87,12 +96,15 @@ class DataFileWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        combined = pa.concat_tables(self._pending).combine_chunks()
+        combined = pa.concat_tables(self._pending)
         self._pending, self._pending_bytes = [], 0
         if self._writer is None:
             self._path = f"{self._location}/{self._prefix}-{len(self._paths):03d}.parquet"
             self._paths.append(self._path)
             self._writer = ParquetFormatWriter(self._io.new_output(self._path), self._file_schema, self._properties)
+            if self._dictionary is not None:
+                # pyiceberg offers no per-column switch; dictionary-encoding unique columns only burns CPU.
+                self._writer._parquet_writer_kwargs["use_dictionary"] = self._dictionary
         self._writer.write(combined)
         self._file_bytes += combined.nbytes
         if self._file_bytes >= TARGET_FILE_BYTES:

@@ -18,10 +18,11 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from cutover.config import CatalogConfig, LoadMode, TableOptionsFile
-from cutover.errors import CutoverError, UnsupportedTypeError, UnsupportedValueError
+from cutover.errors import ConfigError, CutoverError
 from cutover.lake.catalog import open_catalog
 from cutover.load.report import MigrationReport, TableReport
 from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
+from cutover.load.tracker import LoadTracker, error_status
 from cutover.source.connection import check_dsn, connect
 from cutover.source.introspect import list_tables
 from cutover.source.snapshot import SourceSnapshot, exported_snapshot
@@ -64,7 +65,7 @@ def resolve_tables(request: MigrationRequest) -> list[str]:
     if request.tables:
         missing = [t for t in request.tables if t not in available]
         if missing:
-            raise CutoverError(
+            raise ConfigError(
                 f"no such table(s) in schema {request.schema_name!r}: {', '.join(missing)} "
                 f"(available: {', '.join(available) or 'none'})"
             )
@@ -72,11 +73,6 @@ def resolve_tables(request: MigrationRequest) -> list[str]:
     else:
         chosen = available
     return [t for t in chosen if not any(fnmatch.fnmatchcase(t, p) for p in request.exclude)]
-
-
-def error_status(exc: BaseException) -> str:
-    """``refused`` for data or types that cannot be loaded faithfully, ``failed`` for everything else."""
-    return "refused" if isinstance(exc, UnsupportedTypeError | UnsupportedValueError) else "failed"
 
 
 def run_migration(
@@ -110,10 +106,8 @@ def run_migration(
                     options=options.for_table(request.schema_name, name),
                 )
             except CutoverError as exc:
-                entry.status, entry.error = error_status(exc), str(exc)  # type: ignore[assignment]
+                entry.status, entry.error = error_status(exc), str(exc)
                 continue
-            entry.batches_total = len(load.plan)
-            entry.batches_skipped = len(load.plan) - len(load.pending)
             loads.append((entry, load))
         _run_batches(request, catalog, snapshot, loads, on_progress)
     report.seconds = time.perf_counter() - started
@@ -127,72 +121,39 @@ def _run_batches(
     loads: list[tuple[TableReport, TableLoad]],
     on_progress: ProgressCallback | None,
 ) -> None:
+    tracker = LoadTracker(loads)
     tables: dict[str, Table] = {load.iceberg_name: catalog.load_table(load.identifier) for _, load in loads}
-    started = {load.iceberg_name: time.perf_counter() for _, load in loads}
-    waiting: dict[str, list[BatchOutput]] = {load.iceberg_name: [] for _, load in loads}
-    remaining = {load.iceberg_name: len(load.pending) for _, load in loads}
-    failed: set[str] = set()
-    by_name = {load.iceberg_name: (entry, load) for entry, load in loads}
 
-    def finish(name: str) -> None:
-        entry, load = by_name[name]
-        entry.seconds = time.perf_counter() - started[name]
-        current = tables[name].current_snapshot()
-        entry.snapshot_id = current.snapshot_id if current else None
-        entry.rows = sum(load.committed_rows.values())
+    def notify(load: TableLoad) -> None:
+        if on_progress is not None:
+            on_progress(*tracker.table_progress(load))
 
-    def fail(name: str, exc: BaseException) -> None:
-        entry, load = by_name[name]
-        failed.add(name)
-        entry.status, entry.error = error_status(exc), str(exc)  # type: ignore[assignment]
-        if entry.status == "refused":
-            abort_table(catalog, load)
-        finish(name)
-
-    for name, count in remaining.items():
-        if count == 0:
-            finish(name)
-            _notify(on_progress, by_name[name], tables[name])
+    for load in tracker.idle_tables():
+        tracker.committed(load)
+        notify(load)
     with ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-batch") as pool:
-        futures: dict[Future[BatchOutput], str] = {}
-        for _entry, load in loads:
-            for batch in load.pending:
-                future = pool.submit(
-                    load_batch, request.source_dsn, load, tables[load.iceberg_name], batch, snapshot.snapshot_id
-                )
-                futures[future] = load.iceberg_name
+        futures: dict[Future[BatchOutput], TableLoad] = {
+            pool.submit(
+                load_batch, request.source_dsn, load, tables[load.iceberg_name], batch, snapshot.snapshot_id
+            ): load
+            for load, batch in tracker.work()
+        }
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                name = futures[future]
-                if name in failed:
+                load = futures[future]
+                if tracker.is_failed(load):
                     continue
-                entry, load = by_name[name]
                 try:
-                    output = future.result()
-                    remaining[name] -= 1
-                    waiting[name].append(output)
-                    entry.files += len(output.data_files)
-                    if load.commit_per_batch or remaining[name] == 0:
-                        commit_outputs(load, tables[name], waiting[name], snapshot)
-                        waiting[name] = []
+                    ready = tracker.batch_done(load, future.result())
+                    if ready:
+                        tracker.committed(load, commit_outputs(load, tables[load.iceberg_name], ready, snapshot))
                 except CutoverError as exc:
-                    for other, other_name in futures.items():
-                        if other_name == name:
+                    for other, other_load in futures.items():
+                        if other_load is load:
                             other.cancel()
-                    fail(name, exc)
+                    if tracker.failed(load, exc) == "refused":
+                        abort_table(catalog, load)
                     continue
-                _notify(on_progress, (entry, load), tables[name])
-                if remaining[name] == 0:
-                    finish(name)
-
-
-def _notify(on_progress: ProgressCallback | None, item: tuple[TableReport, TableLoad], table: Table) -> None:
-    if on_progress is None:
-        return
-    entry, load = item
-    done = entry.batches_skipped + len(load.committed_rows)
-    on_progress(
-        f"{entry.source_schema}.{entry.source_table}", done, entry.batches_total, sum(load.committed_rows.values())
-    )
+                notify(load)

@@ -166,6 +166,7 @@ def load_batch(dsn: str, load: TableLoad, table: Table, batch: Batch, snapshot_i
         load.schema,
         table.properties,
         prefix=f"{load.load_id[:12]}-b{batch.index:05d}",
+        dictionary_columns=load.source.low_cardinality_columns(),
     )
     converter = BatchConverter(load.source.qualified_name, load.mappings, writer.target_schema, load.source.primary_key)
     rows = 0

@@ -30,6 +30,8 @@ class SourceColumn:
     element_type: str | None = None
     """For arrays: the element's base type name (domains resolved)."""
     element_category: str | None = None
+    n_distinct: float | None = None
+    """Planner statistic: >0 distinct values, <0 minus the distinct fraction of rows, None when unknown."""
 
     @property
     def is_array(self) -> bool:
@@ -53,6 +55,19 @@ class SourceTable:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def low_cardinality_columns(self, max_distinct: int = 50_000, max_fraction: float = 0.05) -> list[str]:
+        """Columns whose statistics promise few distinct values: worth dictionary encoding in Parquet."""
+        chosen = []
+        for col in self.columns:
+            n = col.n_distinct
+            if n is None or col.is_array:
+                continue
+            if (n > 0 and n <= max_distinct) or (
+                n < 0 and -n <= max_fraction and -n * self.estimated_rows <= max_distinct
+            ):
+                chosen.append(col.name)
+        return chosen
 
     def column(self, name: str) -> SourceColumn:
         for col in self.columns:
@@ -156,6 +171,12 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
     ).fetchall()
     if not attributes:
         raise SourceSchemaError(qualified, "has no columns")
+    distinct: dict[str, float] = dict(
+        conn.execute(
+            "select attname, n_distinct from pg_stats where schemaname = %s and tablename = %s and inherited = %s",
+            (schema, name, relkind == "p"),
+        ).fetchall()
+    )
     for col_name, type_oid, typmod, not_null, display in attributes:
         base, typmod, domain_not_null = resolver.resolve(type_oid, typmod)
         element_type = element_category = None
@@ -172,6 +193,7 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
                 category=base.category,
                 element_type=element_type,
                 element_category=element_category,
+                n_distinct=distinct.get(col_name),
             )
         )
 

@@ -32,7 +32,9 @@ module "cutover" {
     postgresql        = "10.60.18.0/28"
   }
 
-  # Central zones and the hub resolver; the hub team links the zones to the hub VNet, so no spoke links.
+  # Central zones and the hub resolver: the spoke resolves privatelink names through the hub. The zones live
+  # in the hub subscription, which this root cannot write to, so the hub team links them; PostgreSQL Flexible
+  # Server additionally requires its zone to be linked to the spoke VNet before the server is created.
   existing_private_dns_zone_ids   = local.hub_zone_ids
   link_existing_private_dns_zones = false
   vnet_dns_servers                = var.hub.dns_resolver_ips

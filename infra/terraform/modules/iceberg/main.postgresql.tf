@@ -30,7 +30,8 @@ resource "azurerm_postgresql_flexible_server" "this" {
   public_network_access_enabled = false
 
   # Password authentication is required by the catalog's JDBC driver (it cannot fetch Entra tokens).
-  # Entra authentication is on as well so operators sign in with their own identities.
+  # Entra authentication is on as well, so operators can sign in with their own identities once an Entra
+  # administrator is assigned (azurerm_postgresql_flexible_server_active_directory_administrator).
   authentication {
     password_auth_enabled         = true
     active_directory_auth_enabled = true

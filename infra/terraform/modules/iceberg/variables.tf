@@ -98,7 +98,7 @@ variable "soft_delete_retention_days" {
 variable "allowed_ip_ranges" {
   type        = list(string)
   description = <<-DESC
-    Public IPs (plain addresses or CIDR ranges up to /30) allowed through the storage and Key Vault firewalls,
+    Public IPs (plain addresses, /32s or CIDR ranges up to /30; the storage firewall gets /32s as plain addresses) allowed through the storage and Key Vault firewalls,
     e.g. the Terraform runner writing Key Vault secrets. Empty (default) keeps both public endpoints off:
     everything goes through private endpoints.
   DESC
@@ -108,9 +108,9 @@ variable "allowed_ip_ranges" {
   validation {
     condition = alltrue([
       for range in var.allowed_ip_ranges :
-      can(regex("^(\\d{1,3}\\.){3}\\d{1,3}(/(\\d|[12]\\d|30))?$", range)) && !startswith(range, "0.0.0.0")
+      can(regex("^(\\d{1,3}\\.){3}\\d{1,3}(/(\\d|[12]\\d|30|32))?$", range)) && !startswith(range, "0.0.0.0")
     ])
-    error_message = "allowed_ip_ranges entries must be IPv4 addresses or CIDR ranges no smaller than /30 (an Azure firewall limit), never 0.0.0.0/0."
+    error_message = "allowed_ip_ranges entries must be IPv4 addresses, /32s or CIDR ranges no smaller than /30 (the storage firewall rejects /31), never 0.0.0.0/0."
   }
 }
 

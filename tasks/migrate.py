@@ -1,0 +1,66 @@
+"""Thin Prefect tasks over the full-load steps of :mod:`cutover.load.steps`."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
+
+from cutover import names
+from cutover.config import CatalogConfig, TableOptionsFile
+from cutover.lake.catalog import open_catalog
+from cutover.lake.commit import CommitResult
+from cutover.load.runner import MigrationRequest
+from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
+from cutover.source.connection import connect
+from cutover.source.planning import Batch
+from cutover.source.snapshot import SourceSnapshot
+from tasks.common import retry_transient_only
+
+
+@task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
+def prepare_table_task(request: MigrationRequest, catalog: CatalogConfig, table: str) -> TableLoad:
+    """Introspect and map the table, then create or resume its Iceberg table and plan its batches."""
+    options = TableOptionsFile.load(request.table_options).for_table(request.schema_name, table)
+    with connect(request.source_dsn) as conn:
+        return prepare_table(
+            conn,
+            open_catalog(catalog),
+            schema=request.schema_name,
+            table=table,
+            namespace=request.target_namespace,
+            mode=request.mode,
+            batch_rows=request.batch_rows,
+            parallel=request.parallel,
+            options=options,
+        )
+
+
+@task(
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=retry_transient_only,
+    cache_policy=NO_CACHE,
+    task_run_name="load-{load.iceberg_name}-batch-{batch.index}",
+)
+def load_batch_task(dsn: str, catalog: CatalogConfig, load: TableLoad, batch: Batch, snapshot_id: str) -> BatchOutput:
+    """Read one batch inside the run's snapshot and write its data files; holds a source-read slot."""
+    table = open_catalog(catalog).load_table(load.identifier)
+    with concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True):
+        return load_batch(dsn, load, table, batch, snapshot_id)
+
+
+@task(retries=5, retry_delay_seconds=[1, 2, 5, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
+def commit_task(
+    catalog: CatalogConfig, load: TableLoad, outputs: list[BatchOutput], snapshot: SourceSnapshot
+) -> CommitResult:
+    """Commit finished batches with the checkpoint (idempotent, so a retried commit never duplicates)."""
+    table = open_catalog(catalog).load_table(load.identifier)
+    with concurrency(names.LIMIT_ICEBERG_COMMITS, occupy=1, strict=True):
+        return commit_outputs(load, table, outputs, snapshot)
+
+
+@task(cache_policy=NO_CACHE)
+def abort_table_task(catalog: CatalogConfig, load: TableLoad) -> None:
+    """Drop the Iceberg table of a refused load, with its files."""
+    abort_table(open_catalog(catalog), load)
