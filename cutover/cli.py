@@ -67,7 +67,7 @@ def migrate(
     schema: Annotated[str, typer.Option(envvar="CUTOVER_SCHEMA", help="Source schema.")] = "public",
     table: Annotated[
         list[str] | None,
-        typer.Option("--table", envvar="CUTOVER_TABLES", help="Table to load (repeatable); default: all."),
+        typer.Option("--table", envvar="CUTOVER_TABLES", help="Table name or glob to load (repeatable); default: all."),
     ] = None,
     exclude: Annotated[
         list[str] | None,

@@ -37,7 +37,7 @@ class MigrationRequest(BaseModel):
     source_dsn: str
     schema_name: str = Field(default="public", alias="schema")
     tables: list[str] = Field(default_factory=list)
-    """Tables to load; empty means every table of the schema (after ``exclude``)."""
+    """Table names or glob patterns to load; empty means every table of the schema (after ``exclude``)."""
     exclude: list[str] = Field(default_factory=list)
     namespace: str | None = None
     """Iceberg namespace; defaults to the source schema's name."""
@@ -58,20 +58,33 @@ class MigrationRequest(BaseModel):
         return self.namespace or self.schema_name
 
 
+def _is_glob(name: str) -> bool:
+    return any(ch in name for ch in "*?[")
+
+
 def resolve_tables(request: MigrationRequest) -> list[str]:
-    """The table names the request selects, in a stable order; explicit names must exist."""
+    """The table names the request selects, in a stable order.
+
+    Entries of ``tables`` are exact names (which must exist) or glob patterns (which may match nothing);
+    ``exclude`` globs then remove tables.
+
+    Raises:
+        ConfigError: an exact table name does not exist in the schema.
+    """
     with connect(request.source_dsn) as conn:
         available = list_tables(conn, request.schema_name)
-    if request.tables:
-        missing = [t for t in request.tables if t not in available]
+    if not request.tables:
+        chosen = available
+    else:
+        missing = [t for t in request.tables if not _is_glob(t) and t not in available]
         if missing:
             raise ConfigError(
                 f"no such table(s) in schema {request.schema_name!r}: {', '.join(missing)} "
                 f"(available: {', '.join(available) or 'none'})"
             )
-        chosen = list(dict.fromkeys(request.tables))
-    else:
-        chosen = available
+        chosen = [
+            t for t in available if any(fnmatch.fnmatchcase(t, p) if _is_glob(p) else t == p for p in request.tables)
+        ]
     return [t for t in chosen if not any(fnmatch.fnmatchcase(t, p) for p in request.exclude)]
 
 

@@ -21,9 +21,11 @@ from cutover.source.introspect import SourceTable
 BatchKind = Literal["key", "ctid", "whole"]
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 """Heap bytes per batch when no row count is given: a batch becomes one Parquet file of healthy size."""
+MIN_PARALLEL_BYTES = 32 * 1024 * 1024
+"""Above this heap size a table is split for every reader even when one batch would hold it."""
 SAMPLE_ROWS_PER_BATCH = 2_000
 MIN_SAMPLE_ROWS = 50_000
-ROW_SAMPLING_MAX_ROWS = 2_000_000
+ROW_SAMPLING_MAX_ROWS = 250_000
 """Up to this size, sample rows (BERNOULLI, one cheap scan); above, sample pages (SYSTEM, reads ~1%)."""
 
 
@@ -60,11 +62,17 @@ class Batch:
 
 
 def batch_count(table: SourceTable, batch_rows: int | None, parallel: int) -> int:
-    """How many batches: by rows when given, else by heap bytes; rounded up to fill every reader."""
+    """How many batches: by rows when given, else by heap bytes; rounded up to fill every reader.
+
+    A table of one reader's worth is still split across all readers once it is large enough to profit:
+    one connection pins one PostgreSQL core.
+    """
     if batch_rows is not None:
         count = math.ceil(max(table.estimated_rows, 1) / batch_rows)
     else:
         count = math.ceil(max(table.estimated_bytes, 1) / DEFAULT_BATCH_BYTES)
+        if table.estimated_bytes >= MIN_PARALLEL_BYTES:
+            count = max(count, parallel)
     if count <= 1:
         return 1
     return math.ceil(count / parallel) * parallel

@@ -136,3 +136,12 @@ def test_json_report_has_the_documented_fields(
     assert by_name["ok"]["status"] == "migrated" and by_name["ok"]["snapshot_id"] is not None
     assert by_name["bad"]["status"] == "refused" and by_name["bad"]["snapshot_id"] is None
     assert not table_exists(catalog_config, "bad")
+
+
+def test_tables_select_by_name_or_glob_and_exclude_by_glob(source: psycopg.Connection, source_dsn: str) -> None:
+    from cutover.load.runner import MigrationRequest, resolve_tables
+
+    source.execute("create table orders (id int); create table order_lines (id int); create table audit_x (id int)")
+    request = MigrationRequest(source_dsn=source_dsn, tables=["order*", "audit_x"], exclude=["*lines"])
+    assert resolve_tables(request) == ["audit_x", "orders"]
+    assert resolve_tables(MigrationRequest(source_dsn=source_dsn)) == ["audit_x", "order_lines", "orders"]

@@ -85,3 +85,12 @@ def test_batch_count_fills_every_reader(source: psycopg.Connection) -> None:
 def test_batches_round_trip_through_json() -> None:
     batch = Batch(3, "key", ("1", "a b"), None, ("s", "t"))
     assert Batch.from_json(batch.to_json()) == batch
+
+
+def test_default_sizing_splits_a_mid_sized_table_across_readers(source: psycopg.Connection) -> None:
+    source.execute("create table t (id int primary key)")
+    table = introspect_table(source, "public", "t")
+    mid = table.__class__(**{**table.__dict__, "estimated_rows": 1_000_000, "estimated_bytes": 170 * 2**20})
+    tiny = table.__class__(**{**table.__dict__, "estimated_rows": 1_000, "estimated_bytes": 2**20})
+    assert batch_count(mid, None, 2) == 2
+    assert batch_count(tiny, None, 2) == 1
