@@ -43,7 +43,8 @@ def _catalog(catalog_uri: str | None, warehouse: str | None) -> CatalogConfig:
 def print_migration_report(report: MigrationReport) -> None:
     table = Table(title=f"cutover migrate — run {report.run_id[:12]} ({report.seconds:.1f} s)")
     for column in ("table", "iceberg", "status", "rows", "files", "seconds", "rows/s"):
-        table.add_column(column, justify="right" if column in ("rows", "files", "seconds", "rows/s") else "left")
+        numeric = column in ("rows", "files", "seconds", "rows/s")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
     for row in report.table_rows():
         style = {"migrated": "green", "refused": "yellow", "failed": "red"}[str(row["status"])]
         table.add_row(

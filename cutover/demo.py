@@ -145,7 +145,7 @@ def demo_source(state_dir: Path) -> str:
     import pgserver
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(state_dir.resolve() / "pgdata", cleanup_mode=None)
+    server = pgserver.get_server(state_dir.resolve() / "pgdata", cleanup_mode="stop")
     return str(server.get_uri())
 
 
