@@ -1,46 +1,25 @@
-"""The `cutover` command line: a thin adapter that parses options, calls the library and presents results.
-
-Every option can also come from a ``CUTOVER_*`` environment variable. Exit codes: 0 success, 1 when any
-table was refused or failed, 2 for bad input or configuration.
-"""
+"""`cutover migrate` and `cutover demo`: the full load from the command line."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cutover.config import CatalogConfig, LoadMode, Settings
-from cutover.errors import ConfigError, CutoverError
+from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from, console
+from cutover.config import CatalogConfig, LoadMode
 from cutover.load.report import MigrationReport
 
 if TYPE_CHECKING:
     from cutover.load.runner import MigrationRequest
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="Move a data tier from PostgreSQL to Iceberg.",
-)
-console = Console(stderr=True)
-
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
-
-
-def _catalog(catalog_uri: str | None, warehouse: str | None) -> CatalogConfig:
-    settings = Settings()
-    overrides = {k: v for k, v in {"catalog_uri": catalog_uri, "warehouse": warehouse}.items() if v is not None}
-    return settings.model_copy(update=overrides).catalog()
-
 
 def print_migration_report(report: MigrationReport) -> None:
+    """The people-facing summary table on stdout, then each table's error on stderr."""
     table = Table(title=f"cutover migrate — run {report.run_id[:12]} ({report.seconds:.1f} s)")
     for column in ("table", "iceberg", "status", "rows", "files", "seconds", "rows/s"):
         numeric = column in ("rows", "files", "seconds", "rows/s")
@@ -113,7 +92,7 @@ def migrate(
         mode=mode,
         table_options=table_options,
     )
-    report = run_with_progress(request, _catalog(catalog_uri, warehouse))
+    report = run_with_progress(request, catalog_from(catalog_uri, warehouse))
     if report_json is not None:
         report.write_json(report_json)
     print_migration_report(report)
@@ -157,25 +136,3 @@ def demo(
     report = run_demo(rows=rows, state_dir=state_dir, console=console, run=run_with_progress)
     print_migration_report(report)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)
-
-
-def main() -> None:
-    """Entry point: one place maps errors to exit codes, so no user sees a bare traceback."""
-    try:
-        app()
-    except (ConfigError, ValidationError) as exc:
-        console.print(f"[red]error:[/red] {_short(exc)}")
-        sys.exit(EXIT_USAGE)
-    except CutoverError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(EXIT_INCOMPLETE)
-
-
-def _short(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return str(exc)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,36 @@
+"""The `cutover` command line: thin adapters that parse options, call the library and present results.
+
+Every option can also come from a ``CUTOVER_*`` environment variable. Exit codes: 0 success, 1 when any
+table was refused or failed, 2 for bad input or configuration. One module per command group registers
+its commands on :data:`app`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import ValidationError
+
+from cutover.cli import migrate as _migrate  # noqa: F401  (registers its commands)
+from cutover.cli._common import EXIT_INCOMPLETE, EXIT_USAGE, app, console
+from cutover.errors import ConfigError, CutoverError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point: one place maps errors to exit codes, so no user sees a bare traceback."""
+    try:
+        app()
+    except (ConfigError, ValidationError) as exc:
+        console.print(f"[red]error:[/red] {_short(exc)}")
+        sys.exit(EXIT_USAGE)
+    except CutoverError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return str(exc)

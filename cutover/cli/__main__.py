@@ -1,0 +1,5 @@
+"""`python -m cutover.cli`."""
+
+from cutover.cli import main
+
+main()
