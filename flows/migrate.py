@@ -23,6 +23,7 @@ from cutover.load.runner import MigrationRequest, resolve_tables
 from cutover.load.steps import BatchOutput, TableLoad
 from cutover.load.tracker import LoadTracker, error_status
 from cutover.source.snapshot import exported_snapshot
+from cutover.telemetry import configure_from_environment
 from tasks.common import ensure_concurrency_limits
 from tasks.migrate import abort_table_task, commit_task, load_batch_task, prepare_table_task
 
@@ -35,6 +36,7 @@ def migrate(request: MigrationRequest, catalog: CatalogConfig | None = None) -> 
     """Full load of the selected tables; fails (after writing its report) when any table did not load."""
     logger = get_run_logger()
     catalog = catalog or default_catalog()
+    configure_from_environment()
     ensure_concurrency_limits()
     report = MigrationReport(run_id=str(flow_run.get_id() or "local"))
     progress_id = create_progress_artifact(0.0, key=PROGRESS_KEY, description="Batches committed, all tables")

@@ -10,6 +10,13 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --frozen --quiet
 
+install_test_services() {
+  # Azurite (Azure Storage emulator) for the tests, pinned in package-lock.json; needs Node.js >= 18.
+  if [ ! -x node_modules/.bin/azurite-blob ]; then
+    npm ci --no-audit --no-fund --silent
+  fi
+}
+
 start_postgres() {
   # The machine's PostgreSQL (CI and the test suite use it); started when it is down.
   if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return 0; fi

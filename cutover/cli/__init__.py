@@ -20,6 +20,9 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Entry point: one place maps errors to exit codes, so no user sees a bare traceback."""
+    from cutover.telemetry import configure_from_environment
+
+    configure_from_environment()
     try:
         app()
     except (ConfigError, ValidationError) as exc:

@@ -17,6 +17,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
+from cutover import telemetry
 from cutover.config import LoadMode, TableOptions
 from cutover.errors import ConfigError
 from cutover.lake.catalog import ensure_namespace
@@ -170,16 +171,19 @@ def load_batch(dsn: str, load: TableLoad, table: Table, batch: Batch, snapshot_i
     )
     converter = BatchConverter(load.source.qualified_name, load.mappings, writer.target_schema, load.source.primary_key)
     rows = 0
-    try:
-        for record_batch in stream_batch(dsn, query.as_string(), snapshot_id):
-            converted = converter.convert(record_batch)
-            rows += converted.num_rows
-            writer.write(converted)
-        data_files = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    return BatchOutput(batch.index, data_files, rows, time.perf_counter() - started)
+    with telemetry.tracer().start_as_current_span("cutover.load.batch", attributes={"table": load.iceberg_name}):
+        try:
+            for record_batch in stream_batch(dsn, query.as_string(), snapshot_id):
+                converted = converter.convert(record_batch)
+                rows += converted.num_rows
+                writer.write(converted)
+            data_files = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    seconds = time.perf_counter() - started
+    telemetry.instruments().batch_duration.record(seconds, {"table": load.iceberg_name})
+    return BatchOutput(batch.index, data_files, rows, seconds)
 
 
 def commit_outputs(load: TableLoad, table: Table, outputs: list[BatchOutput], snapshot: SourceSnapshot) -> CommitResult:
@@ -194,6 +198,7 @@ def commit_outputs(load: TableLoad, table: Table, outputs: list[BatchOutput], sn
     for output in outputs:
         if output.index in result.batches:
             load.committed_rows[output.index] = output.rows
+            telemetry.instruments().rows_migrated.add(output.rows, {"table": load.iceberg_name})
     return result
 
 
