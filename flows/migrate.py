@@ -16,7 +16,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from cutover.config import CatalogConfig, default_catalog
+from cutover.config import CatalogConfig, Settings
 from cutover.errors import CutoverError
 from cutover.load.report import MigrationReport, TableReport
 from cutover.load.runner import MigrationRequest, resolve_tables
@@ -35,7 +35,7 @@ REPORT_KEY = "migrate-report"
 def migrate(request: MigrationRequest, catalog: CatalogConfig | None = None) -> dict[str, object]:
     """Full load of the selected tables; fails (after writing its report) when any table did not load."""
     logger = get_run_logger()
-    catalog = catalog or default_catalog()
+    catalog = catalog or Settings().catalog()  # CUTOVER_CATALOG_URI/WAREHOUSE, else the embedded default
     configure_from_environment()
     ensure_concurrency_limits()
     report = MigrationReport(run_id=str(flow_run.get_id() or "local"))
