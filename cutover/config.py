@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUTOVER_", extra="ignore")
 
     source_dsn: str | None = None
+    control_dsn: str | None = None
+    """Where the control store (audit trail, validation outcomes) lives; default: the source database."""
     catalog_uri: str | None = None
     warehouse: str | None = None
     catalog_name: str = "cutover"
@@ -105,6 +107,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    def control(self) -> str:
+        """The control store's DSN: ``CUTOVER_CONTROL_DSN``, else ``CUTOVER_SOURCE_DSN``."""
+        dsn = self.control_dsn or self.source_dsn
+        if not dsn:
+            raise ConfigError("no control database: set CUTOVER_CONTROL_DSN (or CUTOVER_SOURCE_DSN)")
+        return dsn
 
     def catalog(self) -> CatalogConfig:
         """The catalog these settings name, or the embedded default when none is set."""

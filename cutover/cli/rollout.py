@@ -1,0 +1,89 @@
+"""`cutover rollout status|step` and `cutover rollback`: the library called directly, no Prefect needed."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, console
+
+rollout_app = typer.Typer(no_args_is_help=True, help="Staged rollout of Iceberg reads per entity.")
+app.add_typer(rollout_app, name="rollout")
+
+EntityOption = Annotated[str, typer.Option("--entity", "-e", help="The entity, namespace.table.")]
+
+
+def _controller():  # type: ignore[no-untyped-def]
+    from cutover.config import Settings
+    from cutover.flags import FlagSettings
+    from cutover.rollout.factory import open_controller
+
+    return open_controller(Settings(), FlagSettings())
+
+
+@rollout_app.command("status")
+def status(entity: EntityOption) -> None:
+    """The entity's stage, the next one, and every gate with its verdict."""
+    result = _controller().status(entity)
+    table = Table(title=f"{entity}: {result.stage} → {result.next_stage or '(done)'}")
+    for column in ("gate", "ok", "detail"):
+        table.add_column(column)
+    for gate in result.gates.results if result.gates else []:
+        table.add_row(gate.name, "yes" if gate.passed else "NO", gate.detail, style=None if gate.passed else "red")
+    typer.echo(f"{entity}\t{result.stage}\tnext={result.next_stage or '-'}")
+    console.print(table)
+
+
+@rollout_app.command("step")
+def step(
+    entity: EntityOption,
+    actor: Annotated[str, typer.Option(help="Who is stepping (audit trail).")] = "",
+    reason: Annotated[str, typer.Option(help="Why (audit trail).")] = "manual rollout step",
+    approve: Annotated[bool, typer.Option("--approve", help="Approve a step into live/complete as --actor.")] = False,
+) -> None:
+    """Advance one stage if every gate holds; exits 1 and names the failing gate otherwise."""
+    who = actor or getpass.getuser()
+    result = _controller().step(entity, actor=who, reason=reason, approver=who if approve else None)
+    typer.echo(f"{entity}\t{result.before} -> {result.after}\t{'applied' if result.applied else 'refused'}")
+    if not result.applied:
+        console.print(f"[yellow]not applied:[/yellow] {result.reason}")
+    raise typer.Exit(EXIT_OK if result.applied else EXIT_INCOMPLETE)
+
+
+@app.command("rollback")
+def rollback(
+    reason: Annotated[str, typer.Option(help="Why: goes to the audit trail and the alert.")],
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="One entity; default: every entity.")] = None,
+    actor: Annotated[str, typer.Option(help="Who (default: the OS user).")] = "",
+) -> None:
+    """Send reads back to PostgreSQL now: master switch off, percentage 0, optimization flags off."""
+    who = actor or getpass.getuser()
+    result = _controller().rollback(actor=who, reason=reason, entity=entity)
+    typer.echo(
+        f"rolled back {entity or 'every entity'}\taudit #{result.audit_id}\t"
+        f"{'flags changed' if result.changed else 'already rolled back'}"
+    )
+    _emit_event_if_prefect(entity, who, reason, result.audit_id)
+
+
+def _emit_event_if_prefect(entity: str | None, actor: str, reason: str, audit_id: int) -> None:
+    """Best effort: tell Prefect (automations, the UI) when a server is configured; never fail the rollback."""
+    if not os.environ.get("PREFECT_API_URL"):
+        return
+    try:
+        from prefect.events import emit_event
+
+        from cutover import names
+
+        resource = f"{names.TABLE_RESOURCE_PREFIX}{entity}" if entity else "cutover.all"
+        emit_event(
+            event=names.EVENT_ROLLBACK_COMPLETED,
+            resource={"prefect.resource.id": resource},
+            payload={"entity": entity, "actor": actor, "reason": reason, "audit_id": audit_id},
+        )
+    except Exception as exc:  # the flags are already off; the event is a courtesy
+        console.print(f"[yellow]rollback done, but the Prefect event was not sent:[/yellow] {exc}")

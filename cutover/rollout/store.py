@@ -1,0 +1,224 @@
+"""The control store: a durable audit trail, validation outcomes and tier health, in PostgreSQL.
+
+By default it lives in the source database's ``cutover`` schema (a control schema the application does
+not use), so rollback keeps working while Prefect, the catalog or Azure are unavailable. Every change to
+flags or stages is appended to ``cutover.audit_log`` with actor, reason, before and after.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from cutover.source.connection import connect
+
+CONTROL_SCHEMA = "cutover"
+
+_DDL = """
+create schema if not exists {schema};
+create table if not exists {schema}.audit_log (
+    id          bigserial primary key,
+    at          timestamptz not null default now(),
+    actor       text not null,
+    action      text not null,
+    entity      text,
+    reason      text not null,
+    before      jsonb,
+    after       jsonb
+);
+create index if not exists audit_log_entity_at on {schema}.audit_log (entity, at desc);
+create table if not exists {schema}.validation_runs (
+    id              bigserial primary key,
+    at              timestamptz not null default now(),
+    entity          text not null,
+    run_id          text not null,
+    passed          boolean not null,
+    success_percent double precision not null,
+    reason          text not null
+);
+create index if not exists validation_runs_entity_at on {schema}.validation_runs (entity, at desc);
+create table if not exists {schema}.tier_observations (
+    id          bigserial primary key,
+    at          timestamptz not null default now(),
+    entity      text not null,
+    reads       bigint not null,
+    shadow_reads bigint not null default 0,
+    mismatches  bigint not null default 0,
+    iceberg_errors bigint not null default 0
+);
+create index if not exists tier_observations_entity_at on {schema}.tier_observations (entity, at desc);
+"""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str | None
+    reason: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    at: datetime
+    entity: str
+    run_id: str
+    passed: bool
+    success_percent: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class TierHealth:
+    """Tier observations summed over a window: what the rollout gates read."""
+
+    reads: int
+    shadow_reads: int
+    mismatches: int
+    iceberg_errors: int
+
+    @property
+    def mismatch_rate(self) -> float:
+        return self.mismatches / self.shadow_reads if self.shadow_reads else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.iceberg_errors / self.reads if self.reads else 0.0
+
+
+class ControlStore:
+    """Reads and appends control records; every method opens a short autocommit connection.
+
+    Note:
+        Appends are single INSERTs, so concurrent writers (a flow and an operator's CLI) never
+        interleave partial records; readers see whole rows in commit order.
+    """
+
+    def __init__(self, dsn: str, schema: str = CONTROL_SCHEMA) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._ready = False
+
+    def _conn(self) -> Any:
+        return connect(self._dsn)
+
+    def ensure(self) -> None:
+        """Create the control schema and tables when missing (idempotent)."""
+        if self._ready:
+            return
+        with self._conn() as conn:
+            for statement in filter(str.strip, _DDL.split(";\n")):
+                conn.execute(sql.SQL(statement).format(schema=sql.Identifier(self._schema)))
+        self._ready = True
+
+    def _table(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self._schema), sql.Identifier(name))
+
+    def record_audit(
+        self, *, actor: str, action: str, reason: str, entity: str | None = None, before: Any = None, after: Any = None
+    ) -> int:
+        self.ensure()
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "insert into {} (actor, action, entity, reason, before, after) values (%s, %s, %s, %s, %s, %s) returning id"
+                ).format(self._table("audit_log")),
+                (actor, action, entity, reason, _json(before), _json(after)),
+            ).fetchone()
+        return int(row[0])
+
+    def audit_log(self, *, entity: str | None = None, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Newest first."""
+        self.ensure()
+        clauses = [sql.SQL("true")]
+        params: list[Any] = []
+        if entity is not None:
+            clauses.append(sql.SQL("entity is not distinct from %s"))
+            params.append(entity)
+        if action is not None:
+            clauses.append(sql.SQL("action = %s"))
+            params.append(action)
+        query = sql.SQL(
+            "select id, at, actor, action, entity, reason, before, after from {} where {} order by id desc limit %s"
+        ).format(self._table("audit_log"), sql.SQL(" and ").join(clauses))
+        with self._conn() as conn:
+            rows = conn.execute(query, (*params, limit)).fetchall()
+        return [AuditEntry(*row) for row in rows]
+
+    def record_validation(self, *, entity: str, run_id: str, passed: bool, success_percent: float, reason: str) -> None:
+        self.ensure()
+        with self._conn() as conn:
+            conn.execute(
+                sql.SQL(
+                    "insert into {} (entity, run_id, passed, success_percent, reason) values (%s, %s, %s, %s, %s)"
+                ).format(self._table("validation_runs")),
+                (entity, run_id, passed, success_percent, reason),
+            )
+
+    def latest_validation(self, entity: str) -> ValidationOutcome | None:
+        self.ensure()
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "select at, entity, run_id, passed, success_percent, reason from {} where entity = %s "
+                    "order by id desc limit 1"
+                ).format(self._table("validation_runs")),
+                (entity,),
+            ).fetchone()
+        return ValidationOutcome(*row) if row else None
+
+    def record_tier_observation(
+        self, *, entity: str, reads: int, shadow_reads: int = 0, mismatches: int = 0, iceberg_errors: int = 0
+    ) -> None:
+        self.ensure()
+        with self._conn() as conn:
+            conn.execute(
+                sql.SQL(
+                    "insert into {} (entity, reads, shadow_reads, mismatches, iceberg_errors) values (%s, %s, %s, %s, %s)"
+                ).format(self._table("tier_observations")),
+                (entity, reads, shadow_reads, mismatches, iceberg_errors),
+            )
+
+    def tier_health(self, entity: str, since: datetime) -> TierHealth:
+        self.ensure()
+        with self._conn() as conn:
+            conn.row_factory = dict_row
+            row = conn.execute(
+                sql.SQL(
+                    "select coalesce(sum(reads), 0) as reads, coalesce(sum(shadow_reads), 0) as shadow_reads, "
+                    "coalesce(sum(mismatches), 0) as mismatches, coalesce(sum(iceberg_errors), 0) as iceberg_errors "
+                    "from {} where entity = %s and at >= %s"
+                ).format(self._table("tier_observations")),
+                (entity, since),
+            ).fetchone()
+        return TierHealth(**{k: int(v) for k, v in row.items()})
+
+
+class FlagChangeAudit:
+    """A flag-service audit sink: every flag write becomes an ``audit_log`` row (action ``flag.set``)."""
+
+    def __init__(self, store: ControlStore) -> None:
+        self._store = store
+
+    def __call__(self, change: Any) -> None:
+        self._store.record_audit(
+            actor=change.actor,
+            action="flag.set",
+            entity=None if change.scope == "global" else change.scope,
+            reason=change.reason,
+            before={change.flag: change.before},
+            after={change.flag: change.after},
+        )
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
