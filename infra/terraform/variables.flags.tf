@@ -24,11 +24,12 @@ variable "feature_flag_label" {
 variable "api_app_configuration_role" {
   type        = string
   description = <<-DESC
-    App Configuration data role of the API's identity. "App Configuration Data Reader" (default) lets it read
-    flags only: rollbacks then go through the worker (Prefect) or the CLI. Use "App Configuration Data Owner"
-    when the API's own POST /rollback and PUT /flags must work while Prefect is down.
+    App Configuration data role of the API's identity. "App Configuration Data Owner" (default) because the
+    migration controller's own POST /rollback and PUT /flags must work while Prefect is down (design §8).
+    "App Configuration Data Reader" makes the API read-only for flags: rollbacks then go through the worker
+    (Prefect) or the CLI.
   DESC
-  default     = "App Configuration Data Reader"
+  default     = "App Configuration Data Owner"
   nullable    = false
 
   validation {
