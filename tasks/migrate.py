@@ -10,8 +10,8 @@ from cutover import names
 from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.lake.catalog import open_catalog
 from cutover.lake.commit import CommitResult
-from cutover.load.runner import MigrationRequest
-from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
+from cutover.load.runner import MigrationRequest, prepare_requested_table
+from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch
 from cutover.source.connection import connect
 from cutover.source.planning import Batch
 from cutover.source.snapshot import SourceSnapshot
@@ -21,18 +21,9 @@ from tasks.common import retry_transient_only
 @task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
 def prepare_table_task(request: MigrationRequest, catalog: CatalogConfig, table: str) -> TableLoad:
     """Introspect and map the table, then create or resume its Iceberg table and plan its batches."""
-    options = TableOptionsFile.load(request.table_options).for_table(request.schema_name, table)
     with connect(request.source_dsn) as conn:
-        return prepare_table(
-            conn,
-            open_catalog(catalog),
-            schema=request.schema_name,
-            table=table,
-            namespace=request.target_namespace,
-            mode=request.mode,
-            batch_rows=request.batch_rows,
-            parallel=request.parallel,
-            options=options,
+        return prepare_requested_table(
+            conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options)
         )
 
 

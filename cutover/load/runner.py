@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+import psycopg
 from pydantic import BaseModel, Field, field_validator
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
@@ -88,6 +89,23 @@ def resolve_tables(request: MigrationRequest) -> list[str]:
     return [t for t in chosen if not any(fnmatch.fnmatchcase(t, p) for p in request.exclude)]
 
 
+def prepare_requested_table(
+    conn: psycopg.Connection, catalog: Catalog, request: MigrationRequest, table: str, options: TableOptionsFile
+) -> TableLoad:
+    """:func:`prepare_table` with the request's settings for one of its tables."""
+    return prepare_table(
+        conn,
+        catalog,
+        schema=request.schema_name,
+        table=table,
+        namespace=request.target_namespace,
+        mode=request.mode,
+        batch_rows=request.batch_rows,
+        parallel=request.parallel,
+        options=options.for_table(request.schema_name, table),
+    )
+
+
 def run_migration(
     request: MigrationRequest, catalog_config: CatalogConfig, on_progress: ProgressCallback | None = None
 ) -> MigrationReport:
@@ -107,17 +125,7 @@ def run_migration(
             entry = TableReport(request.schema_name, name, f"{request.target_namespace}.{name}")
             report.tables.append(entry)
             try:
-                load = prepare_table(
-                    conn,
-                    catalog,
-                    schema=request.schema_name,
-                    table=name,
-                    namespace=request.target_namespace,
-                    mode=request.mode,
-                    batch_rows=request.batch_rows,
-                    parallel=request.parallel,
-                    options=options.for_table(request.schema_name, name),
-                )
+                load = prepare_requested_table(conn, catalog, request, name, options)
             except CutoverError as exc:
                 entry.status, entry.error = error_status(exc), str(exc)
                 continue
