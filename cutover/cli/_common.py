@@ -11,7 +11,7 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Move a data tier from PostgreSQL to Iceberg.",
 )  # fmt: skip
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 """Progress, errors and notes go to stderr; reports go to stdout so they can be piped."""
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2

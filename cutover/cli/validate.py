@@ -1,0 +1,127 @@
+"""`cutover validate` and `cutover expectations init`: proving the copy from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from, console
+
+if TYPE_CHECKING:
+    from cutover.validation import ValidationReport
+
+expectations_app = typer.Typer(no_args_is_help=True, help="Great Expectations suites generated from the source.")
+app.add_typer(expectations_app, name="expectations")
+
+SourceDsn = Annotated[str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the source.")]
+Schema = Annotated[str, typer.Option(envvar="CUTOVER_SCHEMA", help="Source schema.")]
+Tables = Annotated[
+    list[str] | None,
+    typer.Option("--table", envvar="CUTOVER_TABLES", help="Table name or glob (repeatable); default: all."),
+]
+Exclude = Annotated[
+    list[str] | None, typer.Option("--exclude", envvar="CUTOVER_EXCLUDE", help="Glob of tables to skip (repeatable).")
+]
+Namespace = Annotated[
+    str | None, typer.Option(envvar="CUTOVER_NAMESPACE", help="Iceberg namespace; default: the schema name.")
+]
+ExpectationsDir = Annotated[
+    Path, typer.Option(envvar="CUTOVER_EXPECTATIONS_DIR", help="Directory of <namespace>.<table>.json suites.")
+]
+
+
+def print_validation_report(report: ValidationReport, max_differences: int = 10) -> None:
+    """The people-facing summary table on stdout, then the first differences of each table on stderr."""
+    columns = ("table", "status", "source rows", "iceberg rows", "missing", "extra", "changed", "success %", "seconds")
+    table = Table(title=f"cutover validate — run {report.run_id[:12]} ({report.seconds:.1f} s)")
+    for column in columns:
+        numeric = column not in ("table", "status")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
+    for row in report.table_rows():
+        style = {"passed": "green", "failed": "red", "error": "yellow"}[str(row["status"])]
+        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in columns), style=style)
+    Console().print(table)
+    for t in report.tables:
+        if not t.passed:
+            console.print(f"[bold]{t.iceberg_identifier}[/bold] {t.status}: {t.reason}")
+        for diff in t.differences[:max_differences]:
+            key = ", ".join(f"{k}={v}" for k, v in diff.key.items())
+            cols = "; ".join(f"{c.column}: {c.source!r} → {c.iceberg!r}" for c in diff.columns)
+            console.print(f"  {diff.kind:8} {key}  {cols}")
+
+
+@app.command()
+def validate(
+    source_dsn: SourceDsn = None,
+    schema: Schema = "public",
+    table: Tables = None,
+    exclude: Exclude = None,
+    catalog_uri: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CUTOVER_CATALOG_URI", help="sqlite:///..., postgresql+psycopg://... or http(s):// REST catalog."
+        ),
+    ] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(envvar="CUTOVER_WAREHOUSE", help="Warehouse URI (file://, abfss://, ...).")
+    ] = None,
+    namespace: Namespace = None,
+    table_options: Annotated[
+        Path | None, typer.Option(envvar="CUTOVER_TABLE_OPTIONS", help="The per-column opt-ins used by migrate.")
+    ] = None,
+    expectations_dir: ExpectationsDir = Path("expectations"),
+    max_differences: Annotated[int, typer.Option(min=0, help="Keys listed per kind (totals are exact).")] = 100,
+    report_json: Annotated[
+        Path | None, typer.Option(envvar="CUTOVER_REPORT_JSON", help="Write the JSON report here.")
+    ] = None,
+) -> None:
+    """Prove the Iceberg copy: parity down to the differing keys, plus expectations; exit 1 unless all pass."""
+    from cutover.validation import ValidationRequest, validate_tables
+
+    request = ValidationRequest(
+        source_dsn=source_dsn or "",
+        schema=schema,
+        tables=table or [],
+        exclude=exclude or [],
+        namespace=namespace,
+        table_options=table_options,
+        expectations_dir=expectations_dir,
+        max_differences=max_differences,
+    )
+    report = validate_tables(request, catalog_from(catalog_uri, warehouse))
+    if report_json is not None:
+        report.write_json(report_json)
+    print_validation_report(report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)
+
+
+@expectations_app.command("init")
+def expectations_init(
+    source_dsn: SourceDsn = None,
+    schema: Schema = "public",
+    table: Tables = None,
+    exclude: Exclude = None,
+    namespace: Namespace = None,
+    expectations_dir: ExpectationsDir = Path("expectations"),
+    overwrite: Annotated[bool, typer.Option(help="Replace existing suites (they may hold people's edits).")] = False,
+) -> None:
+    """Write expectations/<namespace>.<table>.json from the source schema (existing files are kept)."""
+    from cutover.validation import ValidationRequest, resolve_validation_tables, write_expectation_suites
+
+    request = ValidationRequest(
+        source_dsn=source_dsn or "", schema=schema, tables=table or [], exclude=exclude or [], namespace=namespace
+    )
+    names = resolve_validation_tables(request)
+    written = write_expectation_suites(
+        request.source_dsn, request.schema_name, names, request.target_namespace, expectations_dir, overwrite=overwrite
+    )
+    for path in written:
+        typer.echo(str(path))
+    kept = len(names) - len(written)
+    if kept:
+        console.print(f"{kept} existing suite(s) kept (use --overwrite to regenerate)")
+    raise typer.Exit(EXIT_OK)
