@@ -22,8 +22,11 @@ from cutover.load.report import MigrationReport, TableReport
 from cutover.load.runner import MigrationRequest, resolve_tables
 from cutover.load.steps import BatchOutput, TableLoad
 from cutover.load.tracker import LoadTracker, error_status
+from cutover.source.selection import TableSelection
 from cutover.source.snapshot import exported_snapshot
 from cutover.telemetry import configure_from_environment
+from cutover.validation import ValidationRequest
+from flows.validate import validate_in_snapshot
 from tasks.common import ensure_concurrency_limits
 from tasks.migrate import abort_table_task, commit_task, load_batch_task, prepare_table_task
 
@@ -82,12 +85,25 @@ def migrate(request: MigrationRequest, catalog: CatalogConfig | None = None) -> 
                 batches_done, batches_total = tracker.progress()
                 update_progress_artifact(progress_id, 100.0 * batches_done / max(batches_total, 1))
 
-    update_progress_artifact(progress_id, 100.0)
-    create_table_artifact(report.table_rows(), key=REPORT_KEY, description=f"Full load {report.run_id}")
+        update_progress_artifact(progress_id, 100.0)
+        create_table_artifact(report.table_rows(), key=REPORT_KEY, description=f"Full load {report.run_id}")
+        migrated = [t.source_table for t in report.tables if t.status == "migrated"]
+        validation = None
+        if request.validate_after and migrated:
+            # On the load's own snapshot: what was read is exactly what is compared.
+            validation = validate_in_snapshot(
+                ValidationRequest(
+                    **request.model_dump(include=set(TableSelection.model_fields) - {"tables"}), tables=migrated
+                ),
+                catalog, migrated, snapshot, report.run_id,
+            )  # fmt: skip
     if not report.ok:
         failed = [f"{t.source_table} ({t.status})" for t in report.tables if t.status != "migrated"]
         raise CutoverError(f"{len(failed)} table(s) did not load: {', '.join(failed)}")
-    return report.to_json()
+    if validation is not None and not validation.ok:
+        failed = [t.source_table for t in validation.tables if not t.passed]
+        raise CutoverError(f"loaded, but {len(failed)} table(s) did not validate: {', '.join(failed)}")
+    return report.to_json() | ({"validation": validation.to_json()} if validation else {})
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def validate(
         max_differences=max_differences,
     )
     report = validate_tables(request, catalog_from(catalog_uri, warehouse))
+    _record(report, request.source_dsn)
     if report_json is not None:
         report.write_json(report_json)
     print_validation_report(report)
@@ -125,3 +126,15 @@ def expectations_init(
     if kept:
         console.print(f"{kept} existing suite(s) kept (use --overwrite to regenerate)")
     raise typer.Exit(EXIT_OK)
+
+
+def _record(report: ValidationReport, source_dsn: str) -> None:
+    """Keep the verdicts where the rollout gates read them; a control-store outage must not hide the report."""
+    from cutover.config import Settings
+    from cutover.errors import CutoverError
+    from cutover.rollout.store import ControlStore, record_validation_report
+
+    try:
+        record_validation_report(ControlStore(Settings().control_dsn or source_dsn), report)
+    except CutoverError as exc:
+        console.print(f"[yellow]validation not recorded in the control store:[/yellow] {exc}")

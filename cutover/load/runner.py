@@ -6,87 +6,38 @@ artifacts); this runner is the dependency-free path that also works when no Pref
 
 from __future__ import annotations
 
-import fnmatch
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 
 import psycopg
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from cutover.config import CatalogConfig, LoadMode, TableOptionsFile
-from cutover.errors import ConfigError, CutoverError
+from cutover.errors import CutoverError
 from cutover.lake.catalog import open_catalog
 from cutover.load.report import MigrationReport, TableReport
 from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
 from cutover.load.tracker import LoadTracker, error_status
-from cutover.source.connection import check_dsn, connect
-from cutover.source.introspect import list_tables
+from cutover.source.connection import connect
+from cutover.source.selection import TableSelection, resolve_tables
 from cutover.source.snapshot import SourceSnapshot, exported_snapshot
 
 ProgressCallback = Callable[[str, int, int, int], None]
 """(table, batches done, batches total, rows so far) after every committed or skipped batch."""
 
 
-class MigrationRequest(BaseModel):
+class MigrationRequest(TableSelection):
     """What to load and how: the parameters of `cutover migrate` and of the `migrate` flow."""
 
-    source_dsn: str
-    schema_name: str = Field(default="public", alias="schema")
-    tables: list[str] = Field(default_factory=list)
-    """Table names or glob patterns to load; empty means every table of the schema (after ``exclude``)."""
-    exclude: list[str] = Field(default_factory=list)
-    namespace: str | None = None
-    """Iceberg namespace; defaults to the source schema's name."""
     batch_rows: int | None = Field(default=None, gt=0)
     parallel: int = Field(default=2, ge=1, le=64)
     mode: LoadMode = "create"
-    table_options: Path | None = None
-
-    model_config = {"populate_by_name": True}
-
-    @field_validator("source_dsn")
-    @classmethod
-    def _dsn(cls, value: str) -> str:
-        return check_dsn(value)
-
-    @property
-    def target_namespace(self) -> str:
-        return self.namespace or self.schema_name
-
-
-def _is_glob(name: str) -> bool:
-    return any(ch in name for ch in "*?[")
-
-
-def resolve_tables(request: MigrationRequest) -> list[str]:
-    """The table names the request selects, in a stable order.
-
-    Entries of ``tables`` are exact names (which must exist) or glob patterns (which may match nothing);
-    ``exclude`` globs then remove tables.
-
-    Raises:
-        ConfigError: an exact table name does not exist in the schema.
-    """
-    with connect(request.source_dsn) as conn:
-        available = list_tables(conn, request.schema_name)
-    if not request.tables:
-        chosen = available
-    else:
-        missing = [t for t in request.tables if not _is_glob(t) and t not in available]
-        if missing:
-            raise ConfigError(
-                f"no such table(s) in schema {request.schema_name!r}: {', '.join(missing)} "
-                f"(available: {', '.join(available) or 'none'})"
-            )
-        chosen = [
-            t for t in available if any(fnmatch.fnmatchcase(t, p) if _is_glob(p) else t == p for p in request.tables)
-        ]
-    return [t for t in chosen if not any(fnmatch.fnmatchcase(t, p) for p in request.exclude)]
+    validate_after: bool = Field(default=False, alias="validate")
+    """Validate every migrated table on the load's own snapshot (the flow honours it)."""
 
 
 def prepare_requested_table(

@@ -203,6 +203,18 @@ class ControlStore:
         return TierHealth(**{k: int(v) for k, v in row.items()})
 
 
+def record_validation_report(store: ControlStore, report: Any) -> None:
+    """Append every table of a :class:`~cutover.validation.ValidationReport` (the rollout gates read these)."""
+    for table in report.tables:
+        store.record_validation(
+            entity=table.iceberg_identifier,
+            run_id=report.run_id,
+            passed=table.passed,
+            success_percent=table.success_percentage,
+            reason=table.reason or table.status,
+        )
+
+
 class FlagChangeAudit:
     """A flag-service audit sink: every flag write becomes an ``audit_log`` row (action ``flag.set``)."""
 

@@ -1,0 +1,152 @@
+"""Validation benchmark: our parity against PostgreSQL's own hash scan and reladiff, same run.
+
+On the `orders` table of :mod:`bench.full_load` (loaded once into a throwaway Iceberg catalog), measures:
+
+1. the floor for the source side: ``select sum(hashtextextended(t::text, 0)) from orders t``;
+2. reladiff 0.6 (``reladiff[postgresql]``, source vs a copy in PostgreSQL, ``-k id -c '%'``), when its
+   command is found (``$RELADIFF`` or ``/tmp/reladiff-venv/bin/reladiff`` or on ``PATH``);
+3. our full parity with no differences (with and without per-column aggregates);
+4. our parity with 100 scattered differences in the source (reverted afterwards), down to the keys.
+
+Usage: ``uv run python -m bench.validate [--rows 5000000] [--rounds 3]``.
+Targets (issue #3): no-difference parity ≤ 1.25× the hash scan and ≥ 3× faster than reladiff; the
+drill-down to 100 keys ≤ 2× the no-difference time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench.full_load import bench_dsn
+from cutover.config import CatalogConfig, default_catalog
+from cutover.load.runner import MigrationRequest, run_migration
+from cutover.validation import ValidationRequest, validate_tables
+
+RELADIFF_CANDIDATES = (os.environ.get("RELADIFF", ""), "/tmp/reladiff-venv/bin/reladiff", "reladiff")
+
+
+def hash_scan(dsn: str) -> float:
+    with psycopg.connect(dsn) as conn:
+        started = time.perf_counter()
+        conn.execute("select sum(hashtextextended(t::text, 0)) from orders t").fetchone()
+        return time.perf_counter() - started
+
+
+def reladiff_command() -> str | None:
+    for candidate in RELADIFF_CANDIDATES:
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+def ensure_copy(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("select count(*) from orders").fetchone()
+        copy = conn.execute("select to_regclass('orders_copy') is not null").fetchone()
+        same = copy and copy[0] and conn.execute("select count(*) from orders_copy").fetchone() == rows
+        if not same:
+            conn.execute("drop table if exists orders_copy")
+            conn.execute("create table orders_copy as select * from orders")
+            conn.execute("alter table orders_copy add primary key (id)")
+            conn.execute("vacuum analyze orders_copy")
+
+
+def reladiff(command: str, dsn: str) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [command, dsn, "orders", dsn, "orders_copy", "-k", "id", "-c", "%"], capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"reladiff failed: {proc.stderr[-2000:]}")
+    return seconds
+
+
+def load(dsn: str, state: Path) -> CatalogConfig:
+    catalog = default_catalog(state)
+    report = run_migration(MigrationRequest(source_dsn=dsn, tables=["orders"], namespace="bench"), catalog)
+    assert report.ok, report.tables[0].error
+    return catalog
+
+
+def parity(dsn: str, catalog: CatalogConfig, column_stats: bool = True) -> tuple[float, int]:
+    request = ValidationRequest(
+        source_dsn=dsn, tables=["orders"], namespace="bench", expectations_dir=None, column_stats=column_stats
+    )
+    started = time.perf_counter()
+    report = validate_tables(request, catalog)
+    seconds = time.perf_counter() - started
+    table = report.tables[0]
+    assert table.status != "error", table.error
+    return seconds, table.changed_total
+
+
+def scattered_keys(rows: int, count: int = 100) -> list[int]:
+    return [1 + (i * rows) // count + 17 for i in range(count)]
+
+
+def with_differences(dsn: str, catalog: CatalogConfig, rows: int) -> tuple[float, int]:
+    keys = scattered_keys(rows)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("update orders set note = coalesce(note, '') || '!' where id = any(%s)", (keys,))
+        try:
+            return parity(dsn, catalog)
+        finally:
+            conn.execute("update orders set note = nullif(left(note, -1), '') where id = any(%s)", (keys,))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[5_000_000])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    command = reladiff_command()
+    for rows in args.rows:
+        dsn = bench_dsn(rows)
+        state = Path(tempfile.mkdtemp(prefix="cutover-bench-validate-"))
+        try:
+            print(f"loading orders ({rows:,} rows) into Iceberg ...", flush=True)
+            catalog = load(dsn, state)
+            if command:
+                ensure_copy(dsn)
+            scans, diffs, ours, ours_lean, drills = [], [], [], [], []
+            for _ in range(args.rounds):  # interleaved, so drift hits all alike
+                scans.append(hash_scan(dsn))
+                if command:
+                    diffs.append(reladiff(command, dsn))
+                seconds, changed = parity(dsn, catalog)
+                assert changed == 0
+                ours.append(seconds)
+                ours_lean.append(parity(dsn, catalog, column_stats=False)[0])
+                seconds, changed = with_differences(dsn, catalog, rows)
+                assert changed == 100, f"expected 100 changed keys, found {changed}"
+                drills.append(seconds)
+            scan, our, lean, drill = (statistics.median(x) for x in (scans, ours, ours_lean, drills))
+            print(f"\n== orders, {rows:,} rows, median of {args.rounds} rounds")
+            print(f"PostgreSQL hash scan (floor)      {scan:7.2f} s")
+            if diffs:
+                rd = statistics.median(diffs)
+                print(f"reladiff 0.6 (-k id -c '%')       {rd:7.2f} s")
+            else:
+                rd = None
+                print("reladiff not installed")
+            print(f"our parity, no differences        {our:7.2f} s  {our / scan:.2f}x the scan (target <= 1.25)")
+            print(f"  without column aggregates       {lean:7.2f} s  {lean / scan:.2f}x the scan")
+            if rd is not None:
+                print(f"  vs reladiff                     {rd / our:7.2f}x faster (target >= 3)")
+            print(f"our parity, 100 differences       {drill:7.2f} s  {drill / our:.2f}x no-difference (target <= 2)")
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Validating tables: parity plus expectations, per table, all tables on one source snapshot."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from pyiceberg.exceptions import NoSuchTableError
+
+from cutover.config import CatalogConfig, TableOptionsFile
+from cutover.errors import CutoverError
+from cutover.lake.catalog import open_catalog
+from cutover.lake.types import map_table
+from cutover.source.connection import connect
+from cutover.source.introspect import introspect_table
+from cutover.source.selection import TableSelection, resolve_tables
+from cutover.source.snapshot import exported_snapshot
+from cutover.validation.errors import IcebergTableMissingError
+from cutover.validation.parity import ParityOptions, TableParity
+from cutover.validation.report import TableValidation, ValidationReport, ValidationStatus
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+
+class ValidationRequest(TableSelection):
+    """What to validate: the parameters of `cutover validate` and of the `validate` flow."""
+
+    expectations_dir: Path | None = Path("expectations")
+    """Where `expectations/<namespace>.<table>.json` suites live; None skips expectations."""
+    max_differences: int = Field(default=100, ge=0)
+    column_stats: bool = True
+
+    def parity_options(self) -> ParityOptions:
+        return ParityOptions(max_differences=self.max_differences, column_stats=self.column_stats)
+
+
+def resolve_validation_tables(request: ValidationRequest) -> list[str]:
+    """The selected table names (the same rules as `migrate`)."""
+    return resolve_tables(request)
+
+
+def validate_table(
+    request: ValidationRequest, catalog: Catalog, table: str, snapshot_id: str | None
+) -> TableValidation:
+    """Validate one table inside the caller's exported snapshot; failures land in the result, not raised.
+
+    Only a lost source connection is raised (:class:`~cutover.errors.TransientError`), so a task can retry it.
+    """
+    from cutover.errors import TransientError
+
+    started = time.perf_counter()
+    identifier = f"{request.target_namespace}.{table}"
+    result = TableValidation(request.schema_name, table, identifier)
+    try:
+        with connect(request.source_dsn) as conn:
+            source = introspect_table(conn, request.schema_name, table)
+        options = TableOptionsFile.load(request.table_options).for_table(request.schema_name, table)
+        mappings = map_table(source, options)
+        try:
+            iceberg = catalog.load_table((request.target_namespace, table))
+        except NoSuchTableError as exc:
+            raise IcebergTableMissingError(identifier) from exc
+        parity = TableParity(request.source_dsn, snapshot_id, source, mappings, iceberg, request.parity_options()).run()
+        result.has_primary_key = bool(source.primary_key)
+        result.source_rows, result.iceberg_rows = parity.source_rows, parity.iceberg_rows
+        result.missing_total, result.extra_total = parity.missing_total, parity.extra_total
+        result.changed_total, result.matching_rows = parity.changed_total, parity.matching_rows
+        result.differences, result.columns, result.buckets = parity.differences, parity.columns, parity.buckets
+        if request.expectations_dir is not None:
+            from cutover.validation.expectations import run_expectations, suite_path
+
+            path = suite_path(request.expectations_dir, request.target_namespace, table)
+            if path.exists():
+                result.expectations = run_expectations(path, iceberg, source_rows=parity.source_rows)
+    except TransientError:
+        raise
+    except CutoverError as exc:
+        result.status, result.error, result.reason = "error", str(exc), str(exc)
+        result.seconds = time.perf_counter() - started
+        return result
+    result.status, result.reason = _verdict(result)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _verdict(result: TableValidation) -> tuple[ValidationStatus, str]:
+    problems = []
+    if result.source_rows != result.iceberg_rows:
+        problems.append(f"row counts differ ({result.source_rows:,} source vs {result.iceberg_rows:,} Iceberg)")
+    kinds = [(result.missing_total, "missing in Iceberg"), (result.extra_total, "extra in Iceberg")]
+    kinds.append((result.changed_total, "with different values"))
+    problems += [f"{count:,} rows {what}" for count, what in kinds if count]
+    stats = [c.column for c in result.columns if not c.matches]
+    if stats:
+        problems.append(f"column aggregates differ for {', '.join(stats)}")
+    failed = [f"{e.expectation}({e.column or ''})" for e in result.expectations if not e.success]
+    if failed:
+        problems.append(f"{len(failed)} expectation(s) failed: {', '.join(failed[:5])}")
+    if not problems:
+        checks = f" and {len(result.expectations)} expectations" if result.expectations else ""
+        return "passed", f"all {result.source_rows:,} rows match{checks}"
+    return "failed", "; ".join(problems) + f" (success {result.success_percentage}%)"
+
+
+def validate_tables(
+    request: ValidationRequest, catalog_config: CatalogConfig, snapshot_id: str | None = None
+) -> ValidationReport:
+    """Validate every selected table, all on one source snapshot (exported here unless one is given).
+
+    Raises:
+        ConfigError: bad DSN or an unknown table name.
+        SourceConnectionError: the source is unreachable.
+    """
+    started = time.perf_counter()
+    report = ValidationReport(run_id=uuid.uuid4().hex)
+    catalog = open_catalog(catalog_config)
+    tables = resolve_validation_tables(request)
+    if snapshot_id is not None:
+        report.tables = [validate_table(request, catalog, t, snapshot_id) for t in tables]
+    else:
+        with exported_snapshot(request.source_dsn) as snapshot:
+            report.source_lsn = snapshot.lsn
+            report.tables = [validate_table(request, catalog, t, snapshot.snapshot_id) for t in tables]
+    report.seconds = time.perf_counter() - started
+    return report
