@@ -54,6 +54,12 @@ def test_full_load_lands_in_adls_and_reads_back(
     assert data.num_rows == 20_000 and pc.count_distinct(data["id"]).as_py() == 20_000
     assert str(pc.sum(data["amount"]).as_py()) == "20001000.00"  # sum(1..20000) / 10, exact decimal(10,2)
 
+    from cutover.validation import ValidationRequest, validate_tables
+
+    request = ValidationRequest(source_dsn=source_dsn, tables=["orders"], namespace="lake", expectations_dir=None)
+    report = validate_tables(request, adls_catalog)
+    assert report.ok and report.tables[0].success_percentage == 100.0, report.tables[0].reason
+
 
 def test_time_travel_reads_an_earlier_snapshot(
     source: psycopg.Connection, source_dsn: str, adls_catalog: CatalogConfig
