@@ -28,7 +28,9 @@ def flags(tmp_path: Path, store: ControlStore) -> MutableFeatureFlagService:
     return MutableFeatureFlagService(LocalFlagFile(tmp_path / "flags.json"), audit=FlagChangeAudit(store))
 
 
-def _controller(flags: MutableFeatureFlagService, store: ControlStore, soak: timedelta = timedelta(0)) -> RolloutController:
+def _controller(
+    flags: MutableFeatureFlagService, store: ControlStore, soak: timedelta = timedelta(0)
+) -> RolloutController:
     return RolloutController(flags, store, GatePolicy(min_soak=soak, min_shadow_reads=10), percent_steps=(5, 50))
 
 
