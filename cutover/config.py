@@ -100,8 +100,14 @@ class Settings(BaseSettings):
     state_dir: Path = DEFAULT_STATE_DIR
     table_options: Path | None = None
     exclude: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rollout_steps: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1, 5, 25, 50])
+    """Percentage stages between shadow and live (``CUTOVER_ROLLOUT_STEPS=1,5,25,50``)."""
+    rollout_min_soak_hours: float = Field(default=24.0, ge=0)
+    rollout_max_mismatch_rate: float = Field(default=0.001, ge=0, le=1)
+    rollout_max_error_rate: float = Field(default=0.001, ge=0, le=1)
+    rollout_min_shadow_reads: int = Field(default=100, ge=0)
 
-    @field_validator("exclude", mode="before")
+    @field_validator("exclude", "rollout_steps", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -104,7 +104,8 @@ def test_failed_validation_fires_exactly_one_rollback(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         flags.refresh()
-        if flags.state(names.FLAG_USE_ICEBERG_BACKEND, ENTITY).value is False:
+        # The rollback writes flag after flag: wait for the last one, not the first.
+        if flags.state(names.FLAG_USE_ICEBERG_BACKEND, ENTITY).value is False and flags.percentage(entity=ENTITY) == 0:
             break
         time.sleep(0.2)
     seconds = time.monotonic() - emitted

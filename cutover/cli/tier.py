@@ -1,0 +1,66 @@
+"""`cutover compare-backends`: a query set on PostgreSQL and Iceberg, latency and agreement side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from
+from cutover.errors import ConfigError
+
+
+def _schemas(pairs: list[str]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        namespace, sep, schema = pair.partition("=")
+        if not sep or not namespace or not schema:
+            raise ConfigError(f"--schema-map wants NAMESPACE=SCHEMA, got {pair!r}")
+        result[namespace] = schema
+    return result
+
+
+@app.command("compare-backends")
+def compare_backends(
+    queries: Annotated[Path, typer.Option("--queries", "-q", help="Query set, JSON or YAML: {queries: [...]}.")],
+    repeats: Annotated[int, typer.Option(min=1, max=1000, help="Timed runs per query and backend.")] = 5,
+    source_dsn: Annotated[
+        str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the application database.")
+    ] = None,
+    catalog_uri: Annotated[str | None, typer.Option(envvar="CUTOVER_CATALOG_URI", help="Iceberg catalog URI.")] = None,
+    warehouse: Annotated[str | None, typer.Option(envvar="CUTOVER_WAREHOUSE", help="Warehouse URI.")] = None,
+    schema_map: Annotated[
+        list[str] | None,
+        typer.Option("--schema-map", help="NAMESPACE=SCHEMA when an Iceberg namespace is not the PostgreSQL schema."),
+    ] = None,
+) -> None:
+    """Run every query on both backends: p50/p95 latency and whether the results agree (exit 1 if any disagree)."""
+    from cutover.config import Settings
+    from cutover.flags import FlagSettings
+    from cutover.tier import TierSettings, open_data_tier
+    from cutover.tier.comparison import QuerySet, compare_query
+
+    query_set = QuerySet.load(queries)
+    catalog = catalog_from(catalog_uri, warehouse)
+    settings = Settings().model_copy(
+        update={"source_dsn": source_dsn or Settings().source_dsn, "catalog_uri": catalog.uri,
+                "warehouse": catalog.warehouse, "catalog_name": catalog.name}
+    )  # fmt: skip
+    tuning = TierSettings(schemas=_schemas(schema_map or []))
+    with open_data_tier(settings, FlagSettings(), tuning, record_observations=False) as tier:
+        results = [compare_query(tier, spec, repeats=repeats) for spec in query_set.queries]
+    table = Table(title=f"PostgreSQL vs Iceberg ({repeats} runs each, ms)")
+    for column in ("query", "pg p50", "pg p95", "ice p50", "ice p95", "ice/pg", "rows", "agree"):
+        table.add_column(column, justify="left" if column in ("query", "agree") else "right")
+    for r in results:
+        table.add_row(
+            r.name, *(f"{v:.2f}" if v is not None else "-" for v in (
+                r.postgres_p50_ms, r.postgres_p95_ms, r.iceberg_p50_ms, r.iceberg_p95_ms, r.ratio_p50)),
+            f"{r.postgres_rows}/{r.iceberg_rows}", "yes" if r.agree else f"NO: {r.detail}",
+            style=None if r.agree else "red",
+        )  # fmt: skip
+    Console().print(table)
+    raise typer.Exit(EXIT_OK if all(r.agree for r in results) else EXIT_INCOMPLETE)
