@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
@@ -22,3 +25,31 @@ def catalog_from(catalog_uri: str | None, warehouse: str | None) -> CatalogConfi
     settings = Settings()
     overrides = {k: v for k, v in {"catalog_uri": catalog_uri, "warehouse": warehouse}.items() if v is not None}
     return settings.model_copy(update=overrides).catalog()
+
+
+# Options shared by every command that selects tables and a catalog (migrate, validate, expectations, ...).
+SourceDsn = Annotated[str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the source.")]
+Schema = Annotated[str, typer.Option(envvar="CUTOVER_SCHEMA", help="Source schema.")]
+Tables = Annotated[
+    list[str] | None,
+    typer.Option("--table", envvar="CUTOVER_TABLES", help="Table name or glob (repeatable); default: all."),
+]
+Exclude = Annotated[
+    list[str] | None, typer.Option("--exclude", envvar="CUTOVER_EXCLUDE", help="Glob of tables to skip (repeatable).")
+]
+Namespace = Annotated[
+    str | None, typer.Option(envvar="CUTOVER_NAMESPACE", help="Iceberg namespace; default: the schema name.")
+]
+CatalogUri = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CUTOVER_CATALOG_URI", help="sqlite:///..., postgresql+psycopg://... or http(s):// REST catalog."
+    ),
+]
+Warehouse = Annotated[
+    str | None, typer.Option(envvar="CUTOVER_WAREHOUSE", help="Warehouse URI (file://, abfss://, ...).")
+]
+TableOptionsPath = Annotated[
+    Path | None, typer.Option(envvar="CUTOVER_TABLE_OPTIONS", help="JSON file of per-column opt-ins.")
+]
+ReportJson = Annotated[Path | None, typer.Option(envvar="CUTOVER_REPORT_JSON", help="Write the JSON report here.")]

@@ -10,7 +10,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from, console
+from cutover.cli._common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    CatalogUri,
+    Exclude,
+    Namespace,
+    ReportJson,
+    Schema,
+    SourceDsn,
+    TableOptionsPath,
+    Tables,
+    Warehouse,
+    app,
+    catalog_from,
+    console,
+)
 from cutover.config import CatalogConfig, LoadMode
 from cutover.load.report import MigrationReport
 
@@ -41,42 +56,21 @@ def print_migration_report(report: MigrationReport) -> None:
 
 @app.command()
 def migrate(
-    source_dsn: Annotated[
-        str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the source.")
-    ] = None,
-    schema: Annotated[str, typer.Option(envvar="CUTOVER_SCHEMA", help="Source schema.")] = "public",
-    table: Annotated[
-        list[str] | None,
-        typer.Option("--table", envvar="CUTOVER_TABLES", help="Table name or glob to load (repeatable); default: all."),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--exclude", envvar="CUTOVER_EXCLUDE", help="Glob of tables to skip (repeatable)."),
-    ] = None,
-    catalog_uri: Annotated[
-        str | None,
-        typer.Option(
-            envvar="CUTOVER_CATALOG_URI", help="sqlite:///..., postgresql+psycopg://... or http(s):// REST catalog."
-        ),
-    ] = None,
-    warehouse: Annotated[
-        str | None, typer.Option(envvar="CUTOVER_WAREHOUSE", help="Warehouse URI (file://, abfss://, ...).")
-    ] = None,
-    namespace: Annotated[
-        str | None, typer.Option(envvar="CUTOVER_NAMESPACE", help="Iceberg namespace; default: the schema name.")
-    ] = None,
+    source_dsn: SourceDsn = None,
+    schema: Schema = "public",
+    table: Tables = None,
+    exclude: Exclude = None,
+    catalog_uri: CatalogUri = None,
+    warehouse: Warehouse = None,
+    namespace: Namespace = None,
     batch_rows: Annotated[
         int | None,
         typer.Option(envvar="CUTOVER_BATCH_ROWS", min=1, help="Rows per batch; default: ~256 MiB of heap per batch."),
     ] = None,
     parallel: Annotated[int, typer.Option(envvar="CUTOVER_PARALLEL", min=1, max=64, help="Batches read at once.")] = 2,
     mode: Annotated[LoadMode, typer.Option(envvar="CUTOVER_MODE", help="create | resume | replace.")] = "create",
-    table_options: Annotated[
-        Path | None, typer.Option(envvar="CUTOVER_TABLE_OPTIONS", help="JSON file of per-column opt-ins.")
-    ] = None,
-    report_json: Annotated[
-        Path | None, typer.Option(envvar="CUTOVER_REPORT_JSON", help="Write the JSON report here.")
-    ] = None,
+    table_options: TableOptionsPath = None,
+    report_json: ReportJson = None,
 ) -> None:
     """Full load of PostgreSQL tables into Iceberg: exact, parallel, resumable."""
     from cutover.load.runner import MigrationRequest

@@ -9,7 +9,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from, console
+from cutover.cli._common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    CatalogUri,
+    Exclude,
+    Namespace,
+    ReportJson,
+    Schema,
+    SourceDsn,
+    TableOptionsPath,
+    Tables,
+    Warehouse,
+    app,
+    catalog_from,
+    console,
+)
 
 if TYPE_CHECKING:
     from cutover.validation import ValidationReport
@@ -17,18 +32,6 @@ if TYPE_CHECKING:
 expectations_app = typer.Typer(no_args_is_help=True, help="Great Expectations suites generated from the source.")
 app.add_typer(expectations_app, name="expectations")
 
-SourceDsn = Annotated[str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the source.")]
-Schema = Annotated[str, typer.Option(envvar="CUTOVER_SCHEMA", help="Source schema.")]
-Tables = Annotated[
-    list[str] | None,
-    typer.Option("--table", envvar="CUTOVER_TABLES", help="Table name or glob (repeatable); default: all."),
-]
-Exclude = Annotated[
-    list[str] | None, typer.Option("--exclude", envvar="CUTOVER_EXCLUDE", help="Glob of tables to skip (repeatable).")
-]
-Namespace = Annotated[
-    str | None, typer.Option(envvar="CUTOVER_NAMESPACE", help="Iceberg namespace; default: the schema name.")
-]
 ExpectationsDir = Annotated[
     Path, typer.Option(envvar="CUTOVER_EXPECTATIONS_DIR", help="Directory of <namespace>.<table>.json suites.")
 ]
@@ -60,24 +63,13 @@ def validate(
     schema: Schema = "public",
     table: Tables = None,
     exclude: Exclude = None,
-    catalog_uri: Annotated[
-        str | None,
-        typer.Option(
-            envvar="CUTOVER_CATALOG_URI", help="sqlite:///..., postgresql+psycopg://... or http(s):// REST catalog."
-        ),
-    ] = None,
-    warehouse: Annotated[
-        str | None, typer.Option(envvar="CUTOVER_WAREHOUSE", help="Warehouse URI (file://, abfss://, ...).")
-    ] = None,
+    catalog_uri: CatalogUri = None,
+    warehouse: Warehouse = None,
     namespace: Namespace = None,
-    table_options: Annotated[
-        Path | None, typer.Option(envvar="CUTOVER_TABLE_OPTIONS", help="The per-column opt-ins used by migrate.")
-    ] = None,
+    table_options: TableOptionsPath = None,
     expectations_dir: ExpectationsDir = Path("expectations"),
     max_differences: Annotated[int, typer.Option(min=0, help="Keys listed per kind (totals are exact).")] = 100,
-    report_json: Annotated[
-        Path | None, typer.Option(envvar="CUTOVER_REPORT_JSON", help="Write the JSON report here.")
-    ] = None,
+    report_json: ReportJson = None,
 ) -> None:
     """Prove the Iceberg copy: parity down to the differing keys, plus expectations; exit 1 unless all pass."""
     from cutover.validation import ValidationRequest, validate_tables
