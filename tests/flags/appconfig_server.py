@@ -208,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
         data = b"" if payload is None or status == 304 else json.dumps(payload).encode()
+        # Record before answering: once the client has its response, the test may read the log at once.
+        with self.server_state.lock:
+            self.server_state.requests.append(RequestRecord(self.command, self.path, status))
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -217,8 +220,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data:
             self.wfile.write(data)
-        with self.server_state.lock:
-            self.server_state.requests.append(RequestRecord(self.command, self.path, status))
 
     def _error(self, status: int, title: str, detail: str = "") -> None:
         self._send(
