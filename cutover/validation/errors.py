@@ -23,3 +23,15 @@ class ExpectationSuiteError(ConfigError):
 
 class OptionalDependencyError(CutoverError):
     """An optional library (Great Expectations) is not installed."""
+
+
+class IcebergSchemaMismatchError(CutoverError):
+    """The Iceberg table lacks columns the source has (a column added since the last load or sync)."""
+
+    def __init__(self, identifier: str, missing: list[str]) -> None:
+        super().__init__(
+            f"Iceberg table {identifier} has no column(s) {', '.join(missing)} that the source has; "
+            "run `cutover sync` to evolve its schema"
+        )
+        self.identifier = identifier
+        self.missing = missing

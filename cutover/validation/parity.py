@@ -1,15 +1,21 @@
 """Parity of one table, PostgreSQL vs Iceberg, down to the differing keys.
 
-Source side: inside PostgreSQL, one scan per level, only (bucket, count, hash sum) rows come back.
-Iceberg side: a pyiceberg scan streamed into DuckDB, which computes the same row hash; the per-row
-(key, hash) pairs stay in memory (8 bytes per row plus the key's text) so drilling down never rescans
-Iceberg.
+Source side: inside PostgreSQL, one parallel hash-aggregate scan; only (bucket, count, hash sum, column
+aggregates) rows come back. Iceberg side, at the same time in a thread: a pyiceberg scan whose batches are
+hashed in-process (:mod:`cutover.validation.rowhash`); per row only 8 bytes of row hash plus the key (an
+int64, or an 8-byte key hash) stay in memory, so drilling down never rescans the whole table.
 
-Buckets: with an integer leading primary-key column, equal-width ranges of it; ranges that differ are
-split again until a few thousand rows remain, then (key, hash) rows of just those ranges are compared.
-Otherwise (no primary key, or another key type) buckets are the low bits of the row hash and one more
-filtered scan lists the rows of the differing buckets; without a primary key only the multiset of row
-hashes can be compared, so changed rows show up as one missing plus one extra row.
+Buckets:
+
+* a leading integer key: equal-width ranges of it; ranges that differ are split again (index range
+  scans on the source) until few enough rows remain, then the rows of just those ranges are compared;
+* any other primary key: the low bits of the key hash, so a changed row lands in the same bucket on both
+  sides; rows of differing buckets are then compared by key hash;
+* no primary key: the low bits of the first column's hash; only the multiset of row hashes in differing
+  buckets can be compared, so a changed row shows up as one missing plus one extra row.
+
+Key texts of extra rows and both sides' values of changed rows are fetched for the listed (capped) keys
+only, by a filtered rescan.
 """
 
 from __future__ import annotations
@@ -29,26 +35,31 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from cutover.errors import SourceSchemaError
+from cutover.lake.scan import FileStream, file_streams
 from cutover.lake.types import ColumnMapping
 from cutover.source.connection import connect
 from cutover.source.introspect import SourceTable
-from cutover.validation.hashing import (
-    HASH_MODULUS,
+from cutover.validation.canonical import (
     PG_SESSION_SETTINGS,
     ArrowPrep,
     duck_column_text,
-    duck_row_hash,
     pg_column_value,
-    pg_row_hash,
+    pg_output_text,
 )
+from cutover.validation.errors import IcebergSchemaMismatchError
 from cutover.validation.report import ColumnDiff, ColumnStats, KeyDiff
+from cutover.validation.rowhash import HASH_MODULUS, RowHasher
 
 if TYPE_CHECKING:
+    import duckdb
     from pyiceberg.table import Table
 
 INTEGER_KEY_TYPES = frozenset({"int2", "int4", "int8"})
 _STAT_SUM_TYPES = frozenset({"int2", "int4", "int8", "numeric", "money"})
 _STAT_MINMAX_TYPES = frozenset({"int2", "int4", "int8", "numeric", "date", "timestamp", "timestamptz"})
+
+KeyId = int
+"""How a row's key is identified while comparing: the integer key itself, or the 64-bit key hash."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,8 @@ class ParityOptions:
     max_differences: int = 100
     """Keys listed per kind (missing, extra, changed); totals are always exact."""
     column_stats: bool = True
+    iceberg_workers: int = 2
+    """Iceberg data files read and hashed at a time (threads; numpy and Arrow release the GIL)."""
 
 
 @dataclass
@@ -84,11 +97,12 @@ class ParityResult:
 
 @dataclass
 class _IcebergSide:
-    """Per-row key texts and hashes of the Iceberg table, sorted by the integer key when there is one."""
+    """Per-row keys and hashes of the Iceberg table, sorted by the integer key when there is one."""
 
-    keys: list[np.ndarray]
-    """One array of canonical key texts per key column (object arrays)."""
     int_key: np.ndarray | None
+    """int64 leading key column (sorted)."""
+    key_hashes: np.ndarray | None
+    """uint64 key hashes (the first column's without a key), unless the key is one integer column."""
     hashes: np.ndarray
     """uint64 row hashes."""
     stats: dict[str, _StatAcc]
@@ -101,6 +115,9 @@ class _StatAcc:
     maximum: Any = None
     total: Any = None
 
+    def merge(self, other: _StatAcc) -> None:
+        self.add(other.nulls, other.minimum, other.maximum, other.total)
+
     def add(self, nulls: int, minimum: Any, maximum: Any, total: Any) -> None:
         self.nulls += nulls
         if minimum is not None:
@@ -111,11 +128,17 @@ class _StatAcc:
             self.total = total if self.total is None else self.total + total
 
 
+@dataclass
+class _SourceRow:
+    key: tuple[str | None, ...]
+    row_hash: int
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Decimal):
-        return str(value.normalize()) if value == value.to_integral_value() else format(value.normalize(), "f")
+    if isinstance(value, Decimal):  # one spelling per number: 2001000, 1.5 (never 2.001E+6 or 1.50)
+        return str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
     return str(value)
 
 
@@ -131,6 +154,14 @@ def _open_source(dsn: str, snapshot_id: str | None) -> Iterator[psycopg.Connecti
             yield conn
         finally:
             conn.execute("rollback")
+
+
+def _duck() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 class TableParity:
@@ -158,16 +189,20 @@ class TableParity:
         self.iceberg = iceberg
         self.options = options or ParityOptions()
         self.key = list(source.primary_key)
+        # Rows are bucketed by their key; a table without one by its first column (a changed row then
+        # usually stays in its bucket, which keeps the drill-down small).
+        self.hasher = RowHasher(mappings, self.key or [mappings[0].column.name])
         self.key_mappings = [m for k in self.key for m in mappings if m.column.name == k]
         lead = self.key_mappings[0] if self.key_mappings else None
         self.int_key = lead is not None and not lead.is_array and lead.column.base_type in INTEGER_KEY_TYPES
         self.int_key_only = self.int_key and len(self.key) == 1
-        """A single integer key: its text is str(value), so the Iceberg side keeps only the integers."""
+        """A single integer key: it identifies rows itself, no key hash is needed."""
         self.relation = sql.Identifier(source.schema, source.name)
 
     # --- entry point --------------------------------------------------------------------------------
     def run(self) -> ParityResult:
-        """Compare; raises ValidationError when either side cannot be read."""
+        """Compare; raises IcebergSchemaMismatchError or SourceSchemaError when a side cannot be read."""
+        self._check_iceberg_columns()
         ice_box: dict[str, _IcebergSide] = {}
         errors: list[BaseException] = []
 
@@ -196,13 +231,21 @@ class TableParity:
                 result.columns = self._column_stats(source_stats, ice.stats)
                 if bounds is not None:
                     self._drill_ranges(conn, ice, bounds, buckets, source_buckets, result)
+                elif self.key:
+                    self._drill_key_buckets(conn, ice, buckets, source_buckets, result)
                 else:
-                    self._drill_hash_buckets(conn, ice, buckets, source_buckets, result)
+                    self._drill_row_buckets(conn, ice, buckets, source_buckets, result)
                 return result
         except psycopg.Error as exc:
             raise SourceSchemaError(self.source.qualified_name, f"validation query failed: {exc}") from exc
         finally:
             worker.join()
+
+    def _check_iceberg_columns(self) -> None:
+        present = {f.name for f in self.iceberg.schema().fields}
+        missing = [m.column.name for m in self.mappings if m.column.name not in present]
+        if missing:
+            raise IcebergSchemaMismatchError(".".join(self.iceberg.name()), missing)
 
     # --- source side --------------------------------------------------------------------------------
     def _int_bounds(self, conn: psycopg.Connection) -> tuple[int, int] | None:
@@ -221,35 +264,45 @@ class TableParity:
     def _source_level0(
         self, conn: psycopg.Connection, bounds: tuple[int, int] | None, buckets: int
     ) -> tuple[dict[int, tuple[int, int]], dict[str, _StatAcc]]:
-        hash_expr = pg_row_hash(self.mappings)
+        alias = "__cutover_row"  # every column qualified: the bucket list's column must not shadow one
+        hash_expr = self.hasher.pg_row_hash(alias)
         stat_exprs: list[sql.Composable] = []
         stat_layout: list[tuple[str, bool, bool]] = []
         for m in self._stat_columns():
-            value: sql.Composable = sql.Identifier(m.column.name)
+            value: sql.Composable = sql.Identifier(alias, m.column.name)
             if not m.is_array and m.scalar.infinity_sentinels is not None:
-                value = pg_column_value(m)
+                value = pg_column_value(m, alias)
             minmax = not m.is_array and m.column.base_type in _STAT_MINMAX_TYPES
             total = not m.is_array and m.column.base_type in _STAT_SUM_TYPES
             stat_exprs.append(sql.SQL("count({})").format(value))
             if minmax:
                 stat_exprs += [sql.SQL("min({})").format(value), sql.SQL("max({})").format(value)]
-            if total:
-                stat_exprs.append(sql.SQL("sum({}::numeric)").format(value))
+            if total:  # sum(int8) accumulates in int128 and sum(int4) in int8: no per-row numeric casts
+                cast = sql.SQL("::numeric" if m.column.base_type == "money" else "")
+                stat_exprs.append(sql.SQL("sum({}{})").format(value, cast))
             stat_layout.append((m.column.name, minmax, total))
         extra = sql.SQL("").join(sql.SQL(", ") + e for e in stat_exprs)
         if bounds is not None:
             low, high = bounds
             width = max(1, -(-(high - low) // buckets))
             bucket = sql.SQL("(({k}::bigint - {lo}) / {w})").format(
-                k=sql.Identifier(self.key[0]), lo=sql.Literal(low), w=sql.Literal(width)
-            )
-            query = sql.SQL("select {b}, count(*), sum({h}){extra} from {t} group by 1").format(
-                b=bucket, h=hash_expr, extra=extra, t=self.relation
+                k=sql.Identifier(alias, self.key[0]), lo=sql.Literal(low), w=sql.Literal(width)
             )
         else:
-            query = sql.SQL(
-                "select __cutover_h & {mask}, count(*), sum(__cutover_h){extra} from (select {h} as __cutover_h, * from {t} offset 0) as s group by 1"
-            ).format(mask=sql.Literal(buckets - 1), h=hash_expr, extra=extra, t=self.relation)
+            bucket = sql.SQL("({} & {})").format(self.hasher.pg_key_hash(alias), sql.Literal(buckets - 1))
+        # Joined to the list of bucket numbers rather than grouped by the expression: the planner then knows
+        # there are a few hundred groups (not one per row) and runs a parallel partial hash aggregate.
+        query = sql.SQL(
+            "select b.n, count(*), sum({h}){extra} from {t} as {a} "
+            "join generate_series(0::bigint, {last}) as b(n) on {bucket} = b.n group by b.n"
+        ).format(
+            h=hash_expr,
+            extra=extra,
+            t=self.relation,
+            a=sql.Identifier(alias),
+            last=sql.Literal(buckets - 1),
+            bucket=bucket,
+        )
         sums: dict[int, tuple[int, int]] = {}
         stats = {name: _StatAcc() for name, _, _ in stat_layout}
         for row in conn.execute(query):
@@ -269,52 +322,140 @@ class TableParity:
         return sums, stats
 
     def _key_texts(self) -> sql.Composable:
-        return sql.SQL(", ").join(_pg_text(pg_column_value(m)) for m in self.key_mappings)
+        return sql.SQL(", ").join(pg_output_text(pg_column_value(m)) for m in self.key_mappings)
 
-    def _ice_key(self, ice: _IcebergSide, i: int) -> tuple[Any, ...]:
-        if self.int_key_only:
-            assert ice.int_key is not None
-            return (str(int(ice.int_key[i])),)
-        return tuple(k[i] for k in ice.keys)
+    def _source_rows(self, conn: psycopg.Connection, where: sql.Composable) -> dict[KeyId, _SourceRow]:
+        """Key texts and row hashes of the source rows matching ``where``, by key id."""
+        ident = sql.Identifier(self.key[0]) if self.int_key_only else self.hasher.pg_key_hash()
+        query = sql.SQL("select {id}, {h}, {keys} from {t} where {w}").format(
+            id=ident, h=self.hasher.pg_row_hash(), keys=self._key_texts(), t=self.relation, w=where
+        )
+        wrap = 0 if self.int_key_only else HASH_MODULUS
+        return {
+            (int(r[0]) % wrap if wrap else int(r[0])): _SourceRow(tuple(r[2:]), int(r[1]) % HASH_MODULUS)
+            for r in conn.execute(query)
+        }
 
     # --- Iceberg side -------------------------------------------------------------------------------
     def _iceberg_side(self) -> _IcebergSide:
-        import duckdb
+        """Hash every row of the Iceberg table, ``iceberg_workers`` data files at a time."""
+        from concurrent.futures import ThreadPoolExecutor
 
-        scan = self.iceberg.scan()
-        reader = scan.to_arrow_batch_reader()
-        prep = ArrowPrep.for_mappings(self.mappings)
+        streams = file_streams(self.iceberg)
+        with ThreadPoolExecutor(self.options.iceberg_workers, thread_name_prefix="cutover-validate-file") as pool:
+            parts = list(pool.map(self._hash_file, streams))
+        stats = {m.column.name: _StatAcc() for m in self._stat_columns()}
+        for part in parts:
+            for name, acc in part.stats.items():
+                stats[name].merge(acc)
+        hashes = _concat([p.hashes for p in parts], np.uint64)
+        key_hashes = _concat([p.key_hashes for p in parts if p.key_hashes is not None], np.uint64)
+        int_key = _concat([p.int_key for p in parts if p.int_key is not None], np.int64)
+        if len(int_key) > 1 and not bool(np.all(int_key[1:] >= int_key[:-1])):
+            order = np.argsort(int_key, kind="stable")
+            int_key, hashes = int_key[order], hashes[order]
+            if not self.int_key_only:
+                key_hashes = key_hashes[order]
+        return _IcebergSide(
+            int_key=int_key if self.int_key else None,
+            key_hashes=None if self.int_key_only else key_hashes,
+            hashes=hashes,
+            stats=stats,
+        )
+
+    def _hash_file(self, stream: FileStream) -> _IcebergSide:
+        """Row hashes, keys and column aggregates of one data file (runs in a worker thread)."""
         stats = {m.column.name: _StatAcc() for m in self._stat_columns()}
         stat_types = {m.column.name: m.column.base_type for m in self._stat_columns() if not m.is_array}
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in reader:
+        duck = _duck() if self.hasher.needs_duckdb else None
+        int_keys: list[np.ndarray] = []
+        key_hashes: list[np.ndarray] = []
+        row_hashes: list[np.ndarray] = []
+        try:
+            for batch in stream.open():
                 for name, acc in stats.items():
                     _arrow_stats(batch.column(name), stat_types.get(name), acc)
-                yield prep.batch(batch)
+                rows, keys = self.hasher.arrow_hashes(batch, duck, with_key=not self.int_key_only)
+                row_hashes.append(rows)
+                if keys is not None:
+                    key_hashes.append(keys)
+                if self.int_key:
+                    int_keys.append(_int64(batch.column(self.key[0])))
+        finally:
+            if duck is not None:
+                duck.close()
+        return _IcebergSide(
+            int_key=_concat(int_keys, np.int64) if self.int_key else None,
+            key_hashes=None if self.int_key_only else _concat(key_hashes, np.uint64),
+            hashes=_concat(row_hashes, np.uint64),
+            stats=stats,
+        )
 
-        schema = prep.schema(reader.schema)
-        stream = pa.RecordBatchReader.from_batches(schema, batches())
-        key_exprs = [duck_column_text(m, schema.field(m.column.name).type) for m in self.key_mappings]
+    def _ice_ids(self, ice: _IcebergSide, selected: np.ndarray | slice) -> np.ndarray:
         if self.int_key_only:
-            key_exprs = []
-        select = [f"{e} AS k{i}" for i, e in enumerate(key_exprs)]
-        if self.int_key:
-            select.append(f"{_quote(self.key[0])}::BIGINT AS ik")
-        select.append(f"{duck_row_hash(self.mappings, schema)} AS h")
-        order = " ORDER BY ik" if self.int_key else ""
-        con = duckdb.connect()
+            assert ice.int_key is not None
+            return ice.int_key[selected]
+        assert ice.key_hashes is not None
+        return ice.key_hashes[selected]
+
+    def _iceberg_rows(self, ids: set[KeyId], columns: list[ColumnMapping], leads: set[int] | None = None) -> pa.Table:
+        """The Iceberg rows whose key id is in ``ids``; ``leads`` (values of a leading integer key column)
+        are pushed down to the scan, so only files whose statistics admit them are read."""
+        from pyiceberg.expressions import In
+
+        row_filter: Any = None
+        selected: tuple[str, ...] = tuple(dict.fromkeys([*self.key, *(m.column.name for m in columns)]))
+        if self.int_key_only:
+            leads = {int(i) for i in ids}
+        if leads:
+            row_filter = In(self.key[0], leads)  # type: ignore[call-arg, arg-type]
+        duck = _duck() if self.hasher.key_needs_duckdb else None
+        wanted = np.array(sorted(ids), dtype=np.int64 if self.int_key_only else np.uint64)
+        parts: list[pa.Table] = []
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.register("iceberg_rows", stream)
-            query = f"SELECT {', '.join(select)} FROM iceberg_rows{order}"  # noqa: S608 - identifiers quoted by _quote
-            table = con.sql(query).to_arrow_table()
+            for stream in file_streams(self.iceberg, selected, row_filter):
+                for batch in stream.open():
+                    if self.int_key_only:
+                        found = _int64(batch.column(self.key[0]))
+                    else:
+                        found = self.hasher.arrow_key_hashes(batch, duck)
+                    keep = np.isin(found, wanted)
+                    if keep.any():
+                        parts.append(pa.Table.from_batches([batch.filter(pa.array(keep))]))
+        finally:
+            if duck is not None:
+                duck.close()
+        if not parts:
+            return self.iceberg.scan(selected_fields=selected).projection().as_arrow().empty_table()
+        return pa.concat_tables(parts, promote_options="permissive")
+
+    def _iceberg_texts(self, rows: pa.Table, columns: list[ColumnMapping]) -> list[tuple[Any, ...]]:
+        """(key ids, key texts..., column texts...) of Iceberg rows, canonical as on the source side."""
+        prep = ArrowPrep.for_mappings(self.mappings)
+        table = pa.Table.from_batches([prep.batch(b) for b in rows.to_batches()], schema=prep.schema(rows.schema))
+        key_exprs = [duck_column_text(m, table.schema.field(m.column.name).type) for m in self.key_mappings]
+        col_exprs = [duck_column_text(m, table.schema.field(m.column.name).type) for m in columns]
+        ids = [int(i) for i in self._row_ids(rows)]
+        if not ids:
+            return []
+        con = _duck()
+        try:
+            con.register("iceberg_rows", table)
+            query = f"SELECT {', '.join(key_exprs + col_exprs)} FROM iceberg_rows"  # noqa: S608 - quoted
+            texts = con.execute(query).fetchall()
         finally:
             con.close()
-        keys = [table.column(f"k{i}").to_numpy(zero_copy_only=False) for i in range(len(key_exprs))]
-        int_key = table.column("ik").to_numpy() if self.int_key else None
-        hashes = table.column("h").to_numpy().astype(np.uint64, copy=False)
-        return _IcebergSide(keys=keys, int_key=int_key, hashes=hashes, stats=stats)
+        return [(i, *t) for i, t in zip(ids, texts, strict=True)]
+
+    def _row_ids(self, rows: pa.Table) -> np.ndarray:
+        if self.int_key_only:
+            return _int64(rows.column(self.key[0]))
+        duck = _duck() if self.hasher.key_needs_duckdb else None
+        try:
+            return _concat([self.hasher.arrow_key_hashes(b, duck) for b in rows.to_batches()], np.uint64)
+        finally:
+            if duck is not None:
+                duck.close()
 
     # --- drill-down with integer key ranges -----------------------------------------------------------
     def _drill_ranges(
@@ -335,8 +476,7 @@ class TableParity:
         edges = [min(low + i * width, high) for i in range(buckets)] + [high]
         ice_counts, ice_sums = _range_sums(ik, ice.hashes, edges)
         for index in range(buckets):
-            source = source_buckets.get(index, (0, 0))
-            if source != (int(ice_counts[index]), int(ice_sums[index])):
+            if source_buckets.get(index, (0, 0)) != (int(ice_counts[index]), int(ice_sums[index])):
                 ranges.append((edges[index], edges[index + 1]))
         int64 = np.iinfo(np.int64)
         if len(ik) and ik[0] < low:
@@ -349,8 +489,13 @@ class TableParity:
             if max(source_rows, ice_rows) <= self.options.leaf_rows or all(hi - lo <= 1 for lo, hi in ranges):
                 break
             ranges = self._split_ranges(conn, ice, ranges)
-        if ranges:
-            self._compare_rows(conn, ice, ranges, result)
+        if not ranges:
+            return
+        source = self._source_rows(conn, self._range_filter(ranges))
+        selected = np.zeros(len(ik), dtype=bool)
+        for lo, hi in ranges:
+            selected[int(np.searchsorted(ik, lo)) : int(np.searchsorted(ik, hi))] = True
+        self._name_differences(conn, source, self._ice_ids(ice, selected), ice.hashes[selected], result)
 
     def _range_filter(self, ranges: list[tuple[int, int]]) -> sql.Composable:
         k = sql.Identifier(self.key[0])
@@ -379,7 +524,7 @@ class TableParity:
         ).format(
             k=sql.Identifier(self.key[0]),
             e=sql.Literal(edges),
-            h=pg_row_hash(self.mappings),
+            h=self.hasher.pg_row_hash(),
             t=self.relation,
             f=self._range_filter(ranges),
         )
@@ -395,23 +540,14 @@ class TableParity:
                 split.append((edges[index], edges[index + 1]))
         return split
 
-    def _compare_rows(
-        self, conn: psycopg.Connection, ice: _IcebergSide, ranges: list[tuple[int, int]], result: ParityResult
-    ) -> None:
-        assert ice.int_key is not None
-        query = sql.SQL("select {keys}, {h} from {t} where {f}").format(
-            keys=self._key_texts(), h=pg_row_hash(self.mappings), t=self.relation, f=self._range_filter(ranges)
-        )
-        source = {tuple(row[:-1]): int(row[-1]) % HASH_MODULUS for row in conn.execute(query)}
-        iceberg: dict[tuple[Any, ...], int] = {}
-        for lo, hi in ranges:
-            start, stop = int(np.searchsorted(ice.int_key, lo)), int(np.searchsorted(ice.int_key, hi))
-            for i in range(start, stop):
-                iceberg[self._ice_key(ice, i)] = int(ice.hashes[i])
-        self._name_differences(conn, source, iceberg, result)
-
     # --- drill-down with hash buckets ---------------------------------------------------------------
-    def _drill_hash_buckets(
+    def _differing_buckets(
+        self, hashes: np.ndarray, ice_bucket: np.ndarray, buckets: int, source_buckets: dict[int, tuple[int, int]]
+    ) -> list[int]:
+        ice_counts, ice_sums = _bucket_sums(ice_bucket, hashes, buckets)
+        return [b for b in range(buckets) if source_buckets.get(b, (0, 0)) != (int(ice_counts[b]), int(ice_sums[b]))]
+
+    def _drill_key_buckets(
         self,
         conn: psycopg.Connection,
         ice: _IcebergSide,
@@ -419,34 +555,39 @@ class TableParity:
         source_buckets: dict[int, tuple[int, int]],
         result: ParityResult,
     ) -> None:
-        mask = np.uint64(buckets - 1)
-        ice_bucket = (ice.hashes & mask).astype(np.int64)
-        ice_counts = np.bincount(ice_bucket, minlength=buckets)
-        ice_sums = np.zeros(buckets, dtype=np.uint64)
-        np.add.at(ice_sums, ice_bucket, ice.hashes)
-        differing = [
-            b for b in range(buckets) if source_buckets.get(b, (0, 0)) != (int(ice_counts[b]), int(ice_sums[b]))
-        ]
+        assert ice.key_hashes is not None
+        ice_bucket = (ice.key_hashes & np.uint64(buckets - 1)).astype(np.int64)
+        differing = self._differing_buckets(ice.hashes, ice_bucket, buckets, source_buckets)
         if not differing:
             return
-        keys = self._key_texts() if self.key else sql.SQL("")
-        query = sql.SQL(
-            "select {keys}{sep}__cutover_h from (select {h} as __cutover_h, * from {t} offset 0) as s "
-            "where __cutover_h & {mask} = any({b})"
-        ).format(
-            keys=keys,
-            sep=sql.SQL(", ") if self.key else sql.SQL(""),
-            h=pg_row_hash(self.mappings),
+        where = sql.SQL("{kh} & {mask} = any({b})").format(
+            kh=self.hasher.pg_key_hash(), mask=sql.Literal(buckets - 1), b=sql.Literal(differing)
+        )
+        source = self._source_rows(conn, where)
+        selected = np.isin(ice_bucket, np.array(differing, dtype=np.int64))
+        self._name_differences(conn, source, ice.key_hashes[selected], ice.hashes[selected], result)
+
+    def _drill_row_buckets(
+        self,
+        conn: psycopg.Connection,
+        ice: _IcebergSide,
+        buckets: int,
+        source_buckets: dict[int, tuple[int, int]],
+        result: ParityResult,
+    ) -> None:
+        assert ice.key_hashes is not None  # the first column's hashes
+        ice_bucket = (ice.key_hashes & np.uint64(buckets - 1)).astype(np.int64)
+        differing = self._differing_buckets(ice.hashes, ice_bucket, buckets, source_buckets)
+        if not differing:
+            return
+        query = sql.SQL("select {h} from {t} where {kh} & {mask} = any({b})").format(
+            h=self.hasher.pg_row_hash(),
             t=self.relation,
+            kh=self.hasher.pg_key_hash(),
             mask=sql.Literal(buckets - 1),
             b=sql.Literal(differing),
         )
         selected = np.isin(ice_bucket, np.array(differing, dtype=np.int64))
-        if self.key:
-            source = {tuple(row[:-1]): int(row[-1]) % HASH_MODULUS for row in conn.execute(query)}
-            iceberg = {self._ice_key(ice, i): int(ice.hashes[i]) for i in np.flatnonzero(selected).tolist()}
-            self._name_differences(conn, source, iceberg, result)
-            return
         source_hashes = Counter(int(row[0]) % HASH_MODULUS for row in conn.execute(query))
         ice_hashes = Counter(int(h) for h in ice.hashes[selected].tolist())
         missing, extra = source_hashes - ice_hashes, ice_hashes - source_hashes
@@ -462,65 +603,79 @@ class TableParity:
     def _name_differences(
         self,
         conn: psycopg.Connection,
-        source: dict[tuple[Any, ...], int],
-        iceberg: dict[tuple[Any, ...], int],
+        source: dict[KeyId, _SourceRow],
+        ice_ids: np.ndarray,
+        ice_hashes: np.ndarray,
         result: ParityResult,
     ) -> None:
-        missing = sorted(k for k in source if k not in iceberg)
-        extra = sorted(k for k in iceberg if k not in source)
-        changed = sorted(k for k in source if k in iceberg and source[k] != iceberg[k])
+        """Missing, extra (including a key held twice by Iceberg) and changed rows of the compared rows."""
+        iceberg: dict[KeyId, int] = {}
+        duplicates: list[KeyId] = []
+        for key_id, row_hash in zip(ice_ids.tolist(), ice_hashes.tolist(), strict=True):
+            if key_id in iceberg:
+                duplicates.append(key_id)
+            else:
+                iceberg[key_id] = row_hash
+        missing = sorted((k for k in source if k not in iceberg), key=lambda k: _sort_key(source[k].key))
+        changed = sorted(
+            (k for k, row in source.items() if k in iceberg and iceberg[k] != row.row_hash),
+            key=lambda k: _sort_key(source[k].key),
+        )
+        extra = [k for k in iceberg if k not in source] + duplicates
         result.missing_total, result.extra_total, result.changed_total = len(missing), len(extra), len(changed)
         cap = self.options.max_differences
-        details = self._column_differences(conn, changed[:cap]) if changed else {}
-        for kind, keys in (("missing", missing), ("extra", extra), ("changed", changed)):
-            for key in keys[:cap]:
-                result.differences.append(
-                    KeyDiff(kind, dict(zip(self.key, key, strict=True)), details.get(key, []))  # type: ignore[arg-type]
-                )
+        extra_texts = self._extra_key_texts(set(extra[:cap])) if extra[:cap] else {}
+        listed_extra = sorted(extra[:cap], key=lambda k: _sort_key(extra_texts.get(k, (str(k),))))
+        details = self._column_differences(conn, {k: source[k].key for k in changed[:cap]}) if changed else {}
+        for key_id in missing[:cap]:
+            result.differences.append(KeyDiff("missing", self._key_dict(source[key_id].key)))
+        for key_id in listed_extra:
+            result.differences.append(
+                KeyDiff("extra", self._key_dict(extra_texts.get(key_id, (None,) * len(self.key))))
+            )
+        for key_id in changed[:cap]:
+            result.differences.append(KeyDiff("changed", self._key_dict(source[key_id].key), details.get(key_id, [])))
+
+    def _key_dict(self, texts: tuple[str | None, ...]) -> dict[str, str | None]:
+        return dict(zip(self.key, texts, strict=True))
+
+    def _extra_key_texts(self, ids: set[KeyId]) -> dict[KeyId, tuple[str | None, ...]]:
+        if self.int_key_only:
+            return {i: (str(i),) for i in ids}
+        rows = self._iceberg_rows(ids, [])
+        return {r[0]: tuple(r[1:]) for r in self._iceberg_texts(rows, [])}
 
     def _column_differences(
-        self, conn: psycopg.Connection, keys: list[tuple[Any, ...]]
-    ) -> dict[tuple[Any, ...], list[ColumnDiff]]:
-        """Both sides' canonical text of every column of ``keys``, compared column by column."""
-        import duckdb
-        from pyiceberg.expressions import In
-
-        columns = sql.SQL(", ").join(_pg_text(pg_column_value(m)) for m in self.mappings)
-        lead_texts = sorted({k[0] for k in keys})
-        query = sql.SQL("select {keys}, {cols} from {t} where {lead} = any({v})").format(
-            keys=self._key_texts(),
-            cols=columns,
+        self, conn: psycopg.Connection, keys: dict[KeyId, tuple[str | None, ...]]
+    ) -> dict[KeyId, list[ColumnDiff]]:
+        """Both sides' canonical text of every column of the ``keys`` rows, compared column by column."""
+        ident = sql.Identifier(self.key[0]) if self.int_key_only else self.hasher.pg_key_hash()
+        ids = list(keys)
+        signed = [i if self.int_key_only else (i - HASH_MODULUS if i >= 1 << 63 else i) for i in ids]
+        where = sql.SQL("{id} = any({v})").format(id=ident, v=sql.Literal(signed))
+        leads = None
+        if self.int_key and not self.int_key_only:  # the leading integer narrows both scans to a few rows
+            leads = {int(texts[0]) for texts in keys.values() if texts[0] is not None}
+            where = sql.SQL("{lead} = any({l}) and {w}").format(
+                lead=sql.Identifier(self.key[0]), l=sql.Literal(sorted(leads)), w=where
+            )
+        query = sql.SQL("select {id}, {cols} from {t} where {w}").format(
+            id=ident,
+            cols=sql.SQL(", ").join(pg_output_text(pg_column_value(m)) for m in self.mappings),
             t=self.relation,
-            lead=_pg_text(pg_column_value(self.key_mappings[0])),
-            v=sql.Literal(lead_texts),
+            w=where,
         )
+        wrap = HASH_MODULUS if not self.int_key_only else 0
+        source = {(int(r[0]) % wrap if wrap else int(r[0])): r[1:] for r in conn.execute(query)}
         width = len(self.key)
-        wanted = set(keys)
-        source = {tuple(r[:width]): r[width:] for r in conn.execute(query) if tuple(r[:width]) in wanted}
-        row_filter: Any = None
-        if self.int_key:
-            row_filter = In(self.key[0], {int(v) for v in lead_texts})  # type: ignore[call-arg, arg-type]
-        scan = self.iceberg.scan(row_filter=row_filter) if row_filter is not None else self.iceberg.scan()
-        prep = ArrowPrep.for_mappings(self.mappings)
-        data = scan.to_arrow()
-        batch_table = pa.Table.from_batches([prep.batch(b) for b in data.to_batches()], schema=prep.schema(data.schema))
-        key_exprs = [duck_column_text(m, batch_table.schema.field(m.column.name).type) for m in self.key_mappings]
-        col_exprs = [duck_column_text(m, batch_table.schema.field(m.column.name).type) for m in self.mappings]
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.register("changed_rows", batch_table)
-            duck_query = f"SELECT {', '.join(key_exprs + col_exprs)} FROM changed_rows"  # noqa: S608 - identifiers quoted
-            rows = con.execute(duck_query).fetchall()
-        finally:
-            con.close()
-        iceberg = {tuple(r[:width]): r[width:] for r in rows if tuple(r[:width]) in wanted}
-        out: dict[tuple[Any, ...], list[ColumnDiff]] = {}
-        for key in keys:
-            left, right = source.get(key), iceberg.get(key)
+        rows = self._iceberg_rows(set(ids), self.mappings, leads)
+        iceberg = {r[0]: r[1 + width :] for r in self._iceberg_texts(rows, self.mappings)}
+        out: dict[KeyId, list[ColumnDiff]] = {}
+        for key_id in ids:
+            left, right = source.get(key_id), iceberg.get(key_id)
             if left is None or right is None:
                 continue
-            out[key] = [
+            out[key_id] = [
                 ColumnDiff(m.column.name, a, b) for m, a, b in zip(self.mappings, left, right, strict=True) if a != b
             ]
         return out
@@ -542,8 +697,20 @@ class TableParity:
         ]
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _sort_key(texts: tuple[str | None, ...]) -> tuple[str, ...]:
+    return tuple("" if t is None else t for t in texts)
+
+
+def _int64(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _concat(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def _wrapping_sum(hashes: np.ndarray) -> int:
+    return int(hashes.sum(dtype=np.uint64))
 
 
 def _range_sums(keys: np.ndarray, hashes: np.ndarray, edges: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -552,13 +719,18 @@ def _range_sums(keys: np.ndarray, hashes: np.ndarray, edges: list[int]) -> tuple
     counts = np.diff(positions)
     sums = np.zeros(len(edges) - 1, dtype=np.uint64)
     for i in np.flatnonzero(counts).tolist():
-        sums[i] = hashes[positions[i] : positions[i + 1]].sum(dtype=np.uint64)
+        sums[i] = _wrapping_sum(hashes[positions[i] : positions[i + 1]])
     return counts, sums
 
 
-def _pg_text(expr: sql.Composable) -> sql.Composable:
-    """The output-function text of ``expr`` (``::text`` would strip char(n) padding and spell booleans out)."""
-    return sql.SQL("case when ({e}) is null then null else concat({e}) end").format(e=expr)
+def _bucket_sums(buckets: np.ndarray, hashes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row counts and wrapping uint64 hash sums per bucket number (exact: summed in 16-bit slices)."""
+    counts = np.bincount(buckets, minlength=count)
+    sums = np.zeros(count, dtype=np.uint64)
+    for shift in (0, 16, 32, 48):
+        part = np.bincount(buckets, weights=((hashes >> np.uint64(shift)) & np.uint64(0xFFFF)), minlength=count)
+        sums += part.astype(np.uint64) << np.uint64(shift)  # float64 sums of 16-bit parts are exact
+    return counts, sums
 
 
 def _arrow_stats(column: pa.Array | pa.ChunkedArray, base_type: str | None, acc: _StatAcc) -> None:

@@ -1,11 +1,8 @@
-"""The canonical text of a row, computed identically inside PostgreSQL and by DuckDB over Iceberg's Arrow.
+"""The canonical text of a value, computed identically inside PostgreSQL and by DuckDB over Iceberg's Arrow.
 
-Why a text form: the two sides hold the same values in different physical types (numeric vs decimal128,
-jsonb vs string, interval vs struct), and the only hash both can compute cheaply is md5 of a string.
-
-The row text is PostgreSQL's own record output, ``row(v1, ..., vn)::text``, over one canonical value per
-column; record output is C-fast and unambiguous (NULL is an empty field, ``''`` is ``""``, separators
-inside values are quoted). DuckDB rebuilds exactly that string. Per column, the canonical value is:
+Used where a value must be shown or compared as text: the columns of a changed row in the report, key
+texts, and the row hash of columns without a typed hash (arrays, interval, bytea, wide numerics; see
+:mod:`cutover.validation.rowhash`). Per column, the canonical text is:
 
 * integers, numeric(p,s) (always printed with its scale s: 1.5 and 1.50 are one value), boolean
   (``t``/``f``), text and every string-form type, json/jsonb (jsonb's canonical text), uuid, date, time:
@@ -15,8 +12,6 @@ inside values are quoted). DuckDB rebuilds exactly that string. Per column, the 
 * real / double: the IEEE bits in hex, NaN as ``NaN`` (text forms of floats differ between engines);
 * bytea: lower-case hex; interval: ``months:days:microseconds`` (what Iceberg's struct holds);
 * arrays: PostgreSQL's array output over the canonical element values.
-
-The row hash is the first 64 bits of md5(row text); sums of it per key bucket are compared modulo 2**64.
 """
 
 from __future__ import annotations
@@ -29,7 +24,6 @@ from psycopg import sql
 
 from cutover.lake.types import ColumnMapping
 
-HASH_MODULUS = 1 << 64
 NAN_BITS = {8: 0x7FF8000000000000, 4: 0x7FC00000}
 """The NaN both sides are normalized to (PostgreSQL's own NaN)."""
 
@@ -39,20 +33,11 @@ cost more than it saved, ~0.5 s per query on 1 M rows here)."""
 
 _FLOAT_BYTES = {"float4": 4, "float8": 8}
 _TRANSFORMED_ELEMENTS = frozenset({"float4", "float8", "bytea", "interval"})
-_RECORD_SPECIAL = r'[",\\() \t\n\r\x0b\x0c]'
 _ARRAY_SPECIAL = r'[",\\{} \t\n\r\x0b\x0c]'
 
 
 def _duck_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _duck_record_field(expr: str) -> str:
-    """PostgreSQL record_out quoting of one field (a VARCHAR expression; NULL is an empty field)."""
-    return (
-        f"(CASE WHEN ({expr}) IS NULL THEN '' WHEN ({expr}) = '' OR regexp_matches(({expr}), '{_RECORD_SPECIAL}') "
-        f"THEN '\"' || replace(replace(({expr}), '\\', '\\\\'), '\"', '\"\"') || '\"' ELSE ({expr}) END)"
-    )
 
 
 def _duck_array_element(expr: str) -> str:
@@ -114,6 +99,11 @@ def _pg_infinity(mapping: ColumnMapping, ident: sql.Composable) -> sql.Composabl
     ).format(c=ident, pos=sql.Literal(sentinels[1]), neg=sql.Literal(sentinels[0]), t=pg_type)
 
 
+def pg_output_text(expr: sql.Composable) -> sql.Composable:
+    """The output-function text of ``expr`` (``::text`` would strip char(n) padding and spell booleans out)."""
+    return sql.SQL("case when ({e}) is null then null else concat({e}) end").format(e=expr)
+
+
 def pg_column_value(mapping: ColumnMapping, qualifier: str | None = None) -> sql.Composable:
     """The canonical value of one column in PostgreSQL (text output of this expression is canonical)."""
     ident = sql.Identifier(qualifier, mapping.column.name) if qualifier else sql.Identifier(mapping.column.name)
@@ -130,16 +120,6 @@ def pg_column_value(mapping: ColumnMapping, qualifier: str | None = None) -> sql
     return sql.SQL("{}::{}").format(ident, sql.SQL(cast)) if cast else ident
 
 
-def pg_row_text(mappings: list[ColumnMapping], qualifier: str | None = None) -> sql.Composable:
-    """``row(...)::text`` over the canonical column values."""
-    return sql.SQL("row({})::text").format(sql.SQL(", ").join(pg_column_value(m, qualifier) for m in mappings))
-
-
-def pg_row_hash(mappings: list[ColumnMapping], qualifier: str | None = None) -> sql.Composable:
-    """The signed 64-bit row hash in PostgreSQL: first 16 hex digits of md5(row text)."""
-    return sql.SQL("('x' || substr(md5({}), 1, 16))::bit(64)::bigint").format(pg_row_text(mappings, qualifier))
-
-
 def duck_column_text(mapping: ColumnMapping, arrow_type: pa.DataType) -> str:
     """DuckDB VARCHAR canonical text of one column as PostgreSQL would print it (NULL stays NULL)."""
     expr = _duck_ident(mapping.column.name)
@@ -149,35 +129,6 @@ def duck_column_text(mapping: ColumnMapping, arrow_type: pa.DataType) -> str:
     element_type = arrow_type.value_type if pa.types.is_list(arrow_type) else arrow_type
     element = _duck_array_element(_duck_scalar(scalar.pg_type, scalar.conversion, "x", element_type))
     return f"(CASE WHEN {expr} IS NULL THEN NULL ELSE '{{' || array_to_string(list_transform({expr}, lambda x: {element}), ',') || '}}' END)"
-
-
-_NEVER_QUOTED = frozenset({"int2", "int4", "int8", "oid", "numeric", "money", "float4", "float8", "bool", "uuid"})
-_NEVER_QUOTED |= {"bytea", "time", "date", "interval"}
-_ALWAYS_QUOTED = frozenset({"timestamp", "timestamptz"})
-"""Canonical texts that record output never quotes (no separators, no spaces) or always quotes (a space)."""
-
-
-def _duck_field(mapping: ColumnMapping, arrow_type: pa.DataType) -> str:
-    text = duck_column_text(mapping, arrow_type)
-    pg_type = mapping.scalar.pg_type
-    if mapping.is_array or mapping.scalar.conversion == "string":
-        return _duck_record_field(text)
-    if pg_type in _NEVER_QUOTED:
-        return f"coalesce({text}, '')"
-    if pg_type in _ALWAYS_QUOTED:
-        return f"coalesce('\"' || {text} || '\"', '')"
-    return _duck_record_field(text)
-
-
-def duck_row_text(mappings: list[ColumnMapping], schema: pa.Schema) -> str:
-    """DuckDB expression rebuilding PostgreSQL's ``row(...)::text`` over the canonical column texts."""
-    fields = [_duck_field(m, schema.field(m.column.name).type) for m in mappings]
-    return "'(' || " + " || ',' || ".join(fields) + " || ')'"
-
-
-def duck_row_hash(mappings: list[ColumnMapping], schema: pa.Schema) -> str:
-    """The unsigned 64-bit row hash in DuckDB (congruent mod 2**64 to PostgreSQL's signed one)."""
-    return f"('0x' || substr(md5({duck_row_text(mappings, schema)}), 1, 16))::UBIGINT"
 
 
 @dataclass(frozen=True)
