@@ -38,10 +38,25 @@ class ColumnOptions(BaseModel):
     positive_infinity_sentinel: str = "9999-12-31 23:59:59.999999"
 
 
+class SyncOptions(BaseModel):
+    """How the nightly sync follows one table (``{"schema.table": {"sync": {...}}}`` in the table options)."""
+
+    cursor: str | None = None
+    """Column whose value rises with every change (e.g. ``updated_at``, NOT NULL, indexed); overrides the
+    sync's ``--cursor``. Without one the table is followed by ``xmin``, which scans the whole table."""
+    xmin_only: bool = False
+    """Follow this table by xmin even when it has the sync's default cursor column."""
+    cursor_lag_seconds: float = Field(default=0.0, ge=0)
+    """Subtracted from timestamptz cursor bounds: for writers that stamp rows from their own clocks."""
+    dropped_columns: Literal["refuse", "keep"] = "refuse"
+    """A column dropped in the source: refuse the sync, or keep it in Iceberg (new rows hold NULL)."""
+
+
 class TableOptions(BaseModel):
-    """Options for one source table, keyed by column name."""
+    """Options for one source table: per-column opt-ins, and how the sync follows it."""
 
     columns: dict[str, ColumnOptions] = Field(default_factory=dict)
+    sync: SyncOptions = Field(default_factory=SyncOptions)
 
 
 class TableOptionsFile(BaseModel):

@@ -59,3 +59,13 @@ class UnsupportedValueError(CutoverError):
         self.column = column
         self.pg_type = pg_type
         self.key = key
+
+
+class SchemaEvolutionError(CutoverError):
+    """The source's shape changed in a way Iceberg cannot follow faithfully; nothing was written."""
+
+    def __init__(self, table: str, column: str | None, problem: str) -> None:
+        where = f"table {table}, column {column!r}" if column else f"table {table}"
+        super().__init__(f"{where}: {problem}")
+        self.table = table
+        self.column = column

@@ -46,6 +46,8 @@ ALL_METRICS: Final = (
 # --- Prefect global concurrency limits (design §10) ----------------------------------------------
 LIMIT_SOURCE_READS: Final = "cutover-source-reads"
 LIMIT_ICEBERG_COMMITS: Final = "cutover-iceberg-commits"
+LIMIT_SYNC_TABLE_PREFIX: Final = "cutover-sync-"
+"""One limit of 1 per synced table (``cutover-sync-<namespace>-<table>``): syncs of a table never overlap."""
 
 # --- Iceberg snapshot-summary and table properties (design §3) ------------------------------------
 # Every property cutover writes starts with this prefix, so operators can tell ours from others'.
@@ -59,3 +61,5 @@ PROP_SOURCE_LSN: Final = "cutover.source-lsn"
 PROP_SOURCE_SNAPSHOT_TIME: Final = "cutover.source-snapshot-time"
 PROP_LOAD_COMPLETE: Final = "cutover.load-complete"
 PROP_WATERMARK: Final = "cutover.watermark"
+PROP_SYNC_ROWS_UPSERTED: Final = "cutover.sync-rows-upserted"
+PROP_SYNC_ROWS_DELETED: Final = "cutover.sync-rows-deleted"

@@ -22,7 +22,6 @@ from cutover.load.report import MigrationReport, TableReport
 from cutover.load.runner import MigrationRequest, resolve_tables
 from cutover.load.steps import BatchOutput, TableLoad
 from cutover.load.tracker import LoadTracker, error_status
-from cutover.source.selection import TableSelection
 from cutover.source.snapshot import exported_snapshot
 from cutover.telemetry import configure_from_environment
 from cutover.validation import ValidationRequest
@@ -92,9 +91,7 @@ def migrate(request: MigrationRequest, catalog: CatalogConfig | None = None) -> 
         if request.validate_after and migrated:
             # On the load's own snapshot: what was read is exactly what is compared.
             validation = validate_in_snapshot(
-                ValidationRequest(
-                    **request.model_dump(include=set(TableSelection.model_fields) - {"tables"}), tables=migrated
-                ),
+                ValidationRequest.of_selection(request, migrated),
                 catalog, migrated, snapshot, report.run_id,
             )  # fmt: skip
     if not report.ok:

@@ -26,10 +26,10 @@ def retry_transient_only(task: Task[..., object], task_run: TaskRun, state: Stat
     return False
 
 
-def ensure_concurrency_limits() -> None:
-    """Create cutover's global concurrency limits if absent (a missing limit would limit nothing)."""
+def ensure_concurrency_limits(limits: dict[str, int] | None = None) -> None:
+    """Create cutover's global concurrency limits (or ``limits``) if absent: a missing limit limits nothing."""
     with get_client(sync_client=True) as client:
-        for name, limit in DEFAULT_LIMITS.items():
+        for name, limit in (limits or DEFAULT_LIMITS).items():
             try:
                 client.read_global_concurrency_limit_by_name(name)
             except ObjectNotFound:

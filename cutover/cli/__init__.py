@@ -15,6 +15,7 @@ from cutover.cli import api as _api  # noqa: F401
 from cutover.cli import flags as _flags  # noqa: F401
 from cutover.cli import migrate as _migrate  # noqa: F401  (registers its commands)
 from cutover.cli import rollout as _rollout  # noqa: F401
+from cutover.cli import sync as _sync  # noqa: F401
 from cutover.cli import tier as _tier  # noqa: F401
 from cutover.cli import validate as _validate  # noqa: F401
 from cutover.cli._common import EXIT_INCOMPLETE, EXIT_USAGE, app, console

@@ -85,7 +85,7 @@ def validate(
         max_differences=max_differences,
     )
     report = validate_tables(request, catalog_from(catalog_uri, warehouse))
-    _record(report, request.source_dsn)
+    record_outcomes(report, request.source_dsn)
     if report_json is not None:
         report.write_json(report_json)
     print_validation_report(report)
@@ -120,7 +120,7 @@ def expectations_init(
     raise typer.Exit(EXIT_OK)
 
 
-def _record(report: ValidationReport, source_dsn: str) -> None:
+def record_outcomes(report: ValidationReport, source_dsn: str) -> None:
     """Keep the verdicts where the rollout gates read them; a control-store outage must not hide the report."""
     from cutover.config import Settings
     from cutover.errors import CutoverError

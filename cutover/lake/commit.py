@@ -11,6 +11,7 @@ from pyiceberg.table import Table
 from cutover import names
 from cutover.errors import CommitConflictError
 from cutover.lake.checkpoint import encode_ranges, read_checkpoint
+from cutover.lake.watermark import Watermark, read_watermark
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,14 @@ def commit_batches(
     source_lsn: str,
     source_snapshot_time: str,
     total_batches: int,
+    watermark: Watermark,
 ) -> CommitResult:
     """Fast-append the data files of each batch in ``parts`` and mark those batches done, atomically.
 
     Idempotent: the checkpoint is re-read from the catalog first, and batches it already lists are not
     committed again (their files are dropped), so a retried or resumed commit never duplicates rows.
+    The sync watermark is the one of the load's first commit: a resumed load reads its remaining batches
+    from a later snapshot, and the nightly sync must start from the earliest one.
 
     Raises:
         CommitConflictError: another writer committed first; retrying (after a refresh) is safe.
@@ -44,6 +48,7 @@ def commit_batches(
     if not new:
         return CommitResult(None, frozenset())
     done = set(checkpoint.done) | new
+    earlier, _ = read_watermark(table) if checkpoint.snapshot_id is not None else (None, None)
     summary = {
         names.PROP_LOAD_ID: checkpoint.load_id,
         names.PROP_BATCHES_DONE: encode_ranges(done),
@@ -51,6 +56,7 @@ def commit_batches(
         names.PROP_SOURCE_LSN: source_lsn,
         names.PROP_SOURCE_SNAPSHOT_TIME: source_snapshot_time,
         names.PROP_LOAD_COMPLETE: "true" if len(done) >= total_batches else "false",
+        names.PROP_WATERMARK: (earlier or watermark).to_json(),
     }
     try:
         with table.transaction() as tx, tx.update_snapshot(snapshot_properties=summary).fast_append() as append:

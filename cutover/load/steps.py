@@ -25,6 +25,7 @@ from cutover.lake.checkpoint import plan_properties, read_checkpoint
 from cutover.lake.commit import CommitResult, commit_batches
 from cutover.lake.convert import BatchConverter, select_columns
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
+from cutover.lake.watermark import Watermark
 from cutover.lake.writer import DataFileWriter
 from cutover.source.extract import batch_query, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
@@ -194,6 +195,7 @@ def commit_outputs(load: TableLoad, table: Table, outputs: list[BatchOutput], sn
         source_lsn=snapshot.lsn,
         source_snapshot_time=snapshot.taken_at.isoformat(),
         total_batches=len(load.plan),
+        watermark=Watermark.of_snapshot(snapshot),
     )
     for output in outputs:
         if output.index in result.batches:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Literal
 
-from cutover.errors import UnsupportedTypeError, UnsupportedValueError
+from cutover.errors import SchemaEvolutionError, UnsupportedTypeError, UnsupportedValueError
 from cutover.lake.commit import CommitResult
 from cutover.load.report import TableReport, TableStatus
 from cutover.load.steps import BatchOutput, TableLoad
 from cutover.source.planning import Batch
 
 
-def error_status(exc: BaseException) -> TableStatus:
+def error_status(exc: BaseException) -> Literal["refused", "failed"]:
     """``refused`` for data or types that cannot be loaded faithfully, ``failed`` for everything else."""
-    return "refused" if isinstance(exc, UnsupportedTypeError | UnsupportedValueError) else "failed"
+    refusals = UnsupportedTypeError | UnsupportedValueError | SchemaEvolutionError
+    return "refused" if isinstance(exc, refusals) else "failed"
 
 
 class LoadTracker:

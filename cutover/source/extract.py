@@ -54,12 +54,14 @@ def batch_query(
 ) -> sql.Composed:
     """The full extraction query of one batch; every identifier quoted by psycopg.sql."""
     relation = batch.relation or (schema, table)
-    select_list = sql.SQL(", ").join(
-        sql.SQL("{} as {}").format(col.expression, sql.Identifier(col.name)) for col in columns
-    )
     return sql.SQL("select {} from {} where {}").format(
-        select_list, sql.Identifier(*relation), batch_predicate(batch, key_columns)
+        select_list(columns), sql.Identifier(*relation), batch_predicate(batch, key_columns)
     )
+
+
+def select_list(columns: list[SelectColumn]) -> sql.Composable:
+    """``expression as name, ...`` of an extraction query."""
+    return sql.SQL(", ").join(sql.SQL("{} as {}").format(col.expression, sql.Identifier(col.name)) for col in columns)
 
 
 def stream_batch(dsn: str, query: str, snapshot_id: str | None) -> Iterator[pa.RecordBatch]:

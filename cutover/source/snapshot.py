@@ -4,6 +4,11 @@ A control transaction (REPEATABLE READ) exports its snapshot with ``pg_export_sn
 imports it with ``SET TRANSACTION SNAPSHOT``, so all batches see the database as of one instant while the
 application keeps writing. The snapshot lives as long as the control transaction: keep this context open
 until the last batch is read.
+
+The snapshot also records where it stands in the source's history, which is what the nightly sync's
+watermark is made of (see :mod:`cutover.source.changes`): its WAL position, its transaction horizon
+(``xmin``: every transaction older than it is visible, everything from it on may not be) and the start of
+the oldest writing transaction still in flight when it was taken.
 """
 
 from __future__ import annotations
@@ -13,7 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
+from psycopg import sql
+
 from cutover.source.connection import connect
+
+_IN_FLIGHT = """
+select min(xact_start) filter (where backend_xid is not null and pid <> pg_backend_pid()), now(),
+       (select rolsuper from pg_roles where rolname = current_user) or pg_has_role('pg_read_all_stats', 'USAGE')
+from pg_stat_activity
+"""
+"""The oldest start of a writing transaction (any database: the snapshot horizon is cluster-wide). Other
+roles' ``xact_start`` is visible only to superusers and members of pg_read_all_stats (pg_monitor)."""
 
 
 @dataclass(frozen=True)
@@ -22,8 +38,18 @@ class SourceSnapshot:
 
     snapshot_id: str
     lsn: str
-    """WAL position at the snapshot: where a later sync may start from."""
+    """WAL position at the snapshot."""
     taken_at: datetime
+    xmin: int = 0
+    """64-bit id (xid8) of the oldest transaction not visible to the snapshot, or still running."""
+    xmax: int = 0
+    """64-bit id of the first transaction id not yet assigned at the snapshot."""
+    writers_in_flight: bool = False
+    """Whether some transaction held a transaction id (had written) when the snapshot was taken."""
+    oldest_writer_start: datetime | None = None
+    """Start of the oldest writing transaction in flight; None when there was none or it is not visible."""
+    writer_starts_visible: bool = True
+    """False when this role cannot see other roles' transaction starts (no pg_read_all_stats)."""
 
 
 @contextmanager
@@ -33,20 +59,59 @@ def exported_snapshot(dsn: str) -> Iterator[SourceSnapshot]:
     Note:
         The snapshot dies with the control connection; readers importing it afterwards fail with
         "invalid snapshot identifier", which the caller should treat as a reason to start a new run
-        (or resume one: committed batches are skipped).
+        (or resume one: committed batches are skipped). In-flight writers are read just *before* the
+        snapshot: a writer that starts in between starts after that reading's ``now()``, which is then
+        the bound used instead.
     """
     with connect(dsn, autocommit=False) as conn:
+        activity = conn.execute(_IN_FLIGHT).fetchone()
+        conn.rollback()
         conn.execute("begin isolation level repeatable read read only")
         row = conn.execute(
             """
             select pg_export_snapshot(),
                    (case when pg_is_in_recovery() then pg_last_wal_replay_lsn()
                          else pg_current_wal_lsn() end)::text,
-                   now()
+                   now(),
+                   pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint
             """
         ).fetchone()
-        assert row is not None
+        assert row is not None and activity is not None
+        oldest, read_at, privileged = activity
+        in_flight = row[3] != row[4]
+        oldest_start = min(oldest, read_at) if oldest is not None else read_at
         try:
-            yield SourceSnapshot(snapshot_id=row[0], lsn=row[1], taken_at=row[2])
+            yield SourceSnapshot(
+                snapshot_id=row[0],
+                lsn=row[1],
+                taken_at=row[2],
+                xmin=int(row[3]),
+                xmax=int(row[4]),
+                writers_in_flight=in_flight,
+                oldest_writer_start=oldest_start if in_flight else None,
+                writer_starts_visible=bool(privileged),
+            )
         finally:
             conn.rollback()
+
+
+@contextmanager
+def imported_snapshot(
+    dsn: str, snapshot_id: str | None, settings: tuple[tuple[str, str], ...] = ()
+) -> Iterator[psycopg.Connection]:
+    """A read-only connection inside an exported snapshot (a fresh one when ``snapshot_id`` is None).
+
+    ``settings`` are session settings applied first (e.g. ``TimeZone``), for queries whose text output
+    must not depend on the server's configuration.
+    """
+    with connect(dsn, autocommit=True) as conn:
+        for name, value in settings:
+            conn.execute(sql.SQL("set {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("begin isolation level repeatable read read only")
+        if snapshot_id is not None:
+            conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+        try:
+            yield conn
+        finally:
+            conn.execute("rollback")

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,8 +35,8 @@ from psycopg import sql
 from cutover.errors import SourceSchemaError
 from cutover.lake.scan import FileStream, file_streams
 from cutover.lake.types import ColumnMapping
-from cutover.source.connection import connect
 from cutover.source.introspect import SourceTable
+from cutover.source.snapshot import imported_snapshot
 from cutover.validation.canonical import (
     PG_SESSION_SETTINGS,
     ArrowPrep,
@@ -48,13 +46,11 @@ from cutover.validation.canonical import (
 )
 from cutover.validation.errors import IcebergSchemaMismatchError
 from cutover.validation.report import ColumnDiff, ColumnStats, KeyDiff
-from cutover.validation.rowhash import HASH_MODULUS, RowHasher
+from cutover.validation.rowhash import HASH_MODULUS, INTEGER_KEY_TYPES, RowHasher, duck_connection
 
 if TYPE_CHECKING:
-    import duckdb
     from pyiceberg.table import Table
 
-INTEGER_KEY_TYPES = frozenset({"int2", "int4", "int8"})
 _STAT_SUM_TYPES = frozenset({"int2", "int4", "int8", "numeric", "money"})
 _STAT_MINMAX_TYPES = frozenset({"int2", "int4", "int8", "numeric", "date", "timestamp", "timestamptz"})
 
@@ -142,28 +138,6 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-@contextmanager
-def _open_source(dsn: str, snapshot_id: str | None) -> Iterator[psycopg.Connection]:
-    with connect(dsn, autocommit=True) as conn:
-        for name, value in PG_SESSION_SETTINGS:
-            conn.execute(sql.SQL("set {} = {}").format(sql.Identifier(name), sql.Literal(value)))
-        conn.execute("begin isolation level repeatable read read only")
-        if snapshot_id is not None:
-            conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
-        try:
-            yield conn
-        finally:
-            conn.execute("rollback")
-
-
-def _duck() -> duckdb.DuckDBPyConnection:
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 class TableParity:
     """One comparison of one table; build, then call :meth:`run`.
 
@@ -215,7 +189,7 @@ class TableParity:
         worker = threading.Thread(target=read_iceberg, name="cutover-validate-iceberg")
         worker.start()
         try:
-            with _open_source(self.dsn, self.snapshot_id) as conn:
+            with imported_snapshot(self.dsn, self.snapshot_id, PG_SESSION_SETTINGS) as conn:
                 bounds = self._int_bounds(conn) if self.int_key else None
                 buckets = max(1, -(-max(self.source.estimated_rows, 1) // self.options.rows_per_bucket))
                 if bounds is None:
@@ -367,7 +341,7 @@ class TableParity:
         """Row hashes, keys and column aggregates of one data file (runs in a worker thread)."""
         stats = {m.column.name: _StatAcc() for m in self._stat_columns()}
         stat_types = {m.column.name: m.column.base_type for m in self._stat_columns() if not m.is_array}
-        duck = _duck() if self.hasher.needs_duckdb else None
+        duck = duck_connection() if self.hasher.needs_duckdb else None
         int_keys: list[np.ndarray] = []
         key_hashes: list[np.ndarray] = []
         row_hashes: list[np.ndarray] = []
@@ -409,7 +383,7 @@ class TableParity:
             leads = {int(i) for i in ids}
         if leads:
             row_filter = In(self.key[0], leads)  # type: ignore[call-arg, arg-type]
-        duck = _duck() if self.hasher.key_needs_duckdb else None
+        duck = duck_connection() if self.hasher.key_needs_duckdb else None
         wanted = np.array(sorted(ids), dtype=np.int64 if self.int_key_only else np.uint64)
         parts: list[pa.Table] = []
         try:
@@ -438,7 +412,7 @@ class TableParity:
         ids = [int(i) for i in self._row_ids(rows)]
         if not ids:
             return []
-        con = _duck()
+        con = duck_connection()
         try:
             con.register("iceberg_rows", table)
             query = f"SELECT {', '.join(key_exprs + col_exprs)} FROM iceberg_rows"  # noqa: S608 - quoted
@@ -450,7 +424,7 @@ class TableParity:
     def _row_ids(self, rows: pa.Table) -> np.ndarray:
         if self.int_key_only:
             return _int64(rows.column(self.key[0]))
-        duck = _duck() if self.hasher.key_needs_duckdb else None
+        duck = duck_connection() if self.hasher.key_needs_duckdb else None
         try:
             return _concat([self.hasher.arrow_key_hashes(b, duck) for b in rows.to_batches()], np.uint64)
         finally:

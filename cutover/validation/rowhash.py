@@ -68,6 +68,15 @@ MAX_NUMERIC_HASH_PRECISION = 18
 """numeric(p, s) up to this precision is hashed from its unscaled int64; wider ones as text."""
 
 
+def duck_connection() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for the text-form columns (UTC, like the PostgreSQL session)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def _splitmix64(value: int) -> int:
     """A well-mixed 64-bit constant from a small integer (seeds and NULL markers)."""
     z = (value * 0x9E3779B97F4A7C15 + 0x6A09E667F3BCC909) & 0xFFFFFFFFFFFFFFFF
@@ -195,9 +204,9 @@ class ColumnHash:
         seed = self.seed
         match self.kind:
             case "int4":
-                return lookup3.hash_uint32(_values(column, np.int32).view(np.uint32), seed)
-            case "int8":
-                return lookup3.hash_int64(_values(column, np.int64), seed)
+                return lookup3.hash_uint32(_values(_as(column, pa.int32()), np.int32).view(np.uint32), seed)
+            case "int8":  # files written before an int -> long widening still hold int32
+                return lookup3.hash_int64(_values(_as(column, pa.int64()), np.int64), seed)
             case "bool":
                 bits = pc.cast(pc.fill_null(column, False), pa.uint32())
                 return lookup3.hash_uint32(bits.to_numpy(zero_copy_only=False), seed)
@@ -235,6 +244,10 @@ class ColumnHash:
         if negative.any():
             out[negative] = lookup3.hash_numeric(unscaled[negative], precision, scale, self.negative_seed)
         return out
+
+
+def _as(column: pa.Array, arrow_type: pa.DataType) -> pa.Array:
+    return column if column.type == arrow_type else pc.cast(column, arrow_type)
 
 
 def _values(column: pa.Array, dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -351,3 +364,42 @@ def _xor(parts: Iterable[sql.Composable]) -> sql.Composable:
     if not items:
         return sql.SQL("0::bigint")
     return sql.SQL("({})").format(sql.SQL(" # ").join(items))
+
+
+INTEGER_KEY_TYPES = frozenset({"int2", "int4", "int8"})
+
+
+class KeyIdentity:
+    """How a row is identified by its key on both sides, as one int64 per row.
+
+    A single integer key column is its own identity; any other key (text, uuid, composite) is identified
+    by the 64-bit hash of its columns. Both sides must use the same instance's definition.
+    """
+
+    def __init__(self, mappings: list[ColumnMapping], key: list[str] | tuple[str, ...]) -> None:
+        by_name = {m.column.name: m for m in mappings}
+        self.key = list(key)
+        key_mappings = [by_name[k] for k in self.key]
+        lead = key_mappings[0] if key_mappings else None
+        self.integer = (
+            len(key_mappings) == 1
+            and lead is not None
+            and not lead.is_array
+            and lead.column.base_type in INTEGER_KEY_TYPES
+        )
+        self.hasher = RowHasher(key_mappings, self.key)
+
+    @property
+    def needs_duckdb(self) -> bool:
+        return self.hasher.needs_duckdb
+
+    def pg(self, qualifier: str | None = None) -> sql.Composable:
+        if self.integer:
+            ident = sql.Identifier(qualifier, self.key[0]) if qualifier else sql.Identifier(self.key[0])
+            return sql.SQL("{}::int8").format(ident)
+        return self.hasher.pg_key_hash(qualifier)
+
+    def arrow(self, batch: pa.RecordBatch, duck: duckdb.DuckDBPyConnection | None = None) -> npt.NDArray[np.int64]:
+        if self.integer:
+            return np.asarray(_as(batch.column(self.key[0]), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+        return self.hasher.arrow_key_hashes(batch, duck).view(np.int64)

@@ -34,6 +34,11 @@ class ValidationRequest(TableSelection):
     max_differences: int = Field(default=100, ge=0)
     column_stats: bool = True
 
+    @classmethod
+    def of_selection(cls, selection: TableSelection, tables: list[str]) -> ValidationRequest:
+        """Validate ``tables`` of another command's selection (same source, schema, namespace, options)."""
+        return cls(**selection.model_dump(include=set(TableSelection.model_fields) - {"tables"}), tables=tables)
+
     def parity_options(self) -> ParityOptions:
         return ParityOptions(max_differences=self.max_differences, column_stats=self.column_stats)
 

@@ -1,0 +1,123 @@
+"""`cutover sync`: the incremental sync from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cutover.cli._common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    CatalogUri,
+    Exclude,
+    Namespace,
+    ReportJson,
+    Schema,
+    SourceDsn,
+    TableOptionsPath,
+    Tables,
+    Warehouse,
+    app,
+    catalog_from,
+    console,
+)
+
+if TYPE_CHECKING:
+    from cutover.source.snapshot import SourceSnapshot
+    from cutover.sync import SyncReport, TableSyncReport
+    from cutover.validation import ValidationReport
+
+_COLUMNS = ("table", "status", "mode", "upserted", "deleted", "schema", "seconds")
+
+
+def print_sync_report(report: SyncReport) -> None:
+    """The people-facing summary table on stdout, then each table's error on stderr."""
+    table = Table(title=f"cutover sync — run {report.run_id[:12]} ({report.seconds:.1f} s)")
+    for column in _COLUMNS:
+        numeric = column in ("upserted", "deleted", "seconds")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
+    for row in report.table_rows():
+        style = {"synced": "green", "unchanged": "default", "refused": "yellow", "failed": "red"}[str(row["status"])]
+        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in _COLUMNS), style=style)
+    Console().print(table)
+    for t in report.tables:
+        if t.error:
+            console.print(f"[bold]{t.source_schema}.{t.source_table}[/bold] {t.status}: {t.error}")
+
+
+@app.command()
+def sync(
+    source_dsn: SourceDsn = None,
+    schema: Schema = "public",
+    table: Tables = None,
+    exclude: Exclude = None,
+    catalog_uri: CatalogUri = None,
+    warehouse: Warehouse = None,
+    namespace: Namespace = None,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CUTOVER_SYNC_CURSOR",
+            help="Cursor column followed where a table has it (e.g. updated_at); other tables by xmin.",
+        ),
+    ] = None,
+    parallel: Annotated[int, typer.Option(envvar="CUTOVER_PARALLEL", min=1, max=64, help="Tables at once.")] = 2,
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Validate the synced tables on the sync's snapshot.")
+    ] = False,
+    expectations_dir: Annotated[
+        Path, typer.Option(envvar="CUTOVER_EXPECTATIONS_DIR", help="Suites run by --validate.")
+    ] = Path("expectations"),
+    table_options: TableOptionsPath = None,
+    report_json: ReportJson = None,
+) -> None:
+    """Incremental sync: changed rows, hard deletes and new columns since the last watermark, merged by key."""
+    from cutover.sync import SyncRequest, run_sync
+    from cutover.validation import ValidationRequest, validate_tables
+
+    request = SyncRequest(
+        source_dsn=source_dsn or "",
+        schema=schema,
+        tables=table or [],
+        exclude=exclude or [],
+        namespace=namespace,
+        cursor=cursor,
+        parallel=parallel,
+        table_options=table_options,
+    )
+    catalog = catalog_from(catalog_uri, warehouse)
+    validations: list[ValidationReport] = []
+
+    def validate_in(snapshot: SourceSnapshot, synced: SyncReport) -> None:
+        current = [t.source_table for t in synced.tables if t.status in ("synced", "unchanged")]
+        if validate and current:
+            checked = ValidationRequest.of_selection(request, current).model_copy(
+                update={"expectations_dir": expectations_dir}
+            )
+            validations.append(validate_tables(checked, catalog, snapshot.snapshot_id))
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("syncing", total=None)
+
+        def done(result: TableSyncReport) -> None:
+            bar.console.print(f"{result.iceberg_identifier}: {result.status} "
+                              f"({result.rows_upserted:,} upserted, {result.rows_deleted:,} deleted)")  # fmt: skip
+            bar.update(task, description=f"synced {result.iceberg_identifier}")
+
+        report = run_sync(request, catalog, done, validate_in)
+    if report_json is not None:
+        report.write_json(report_json)
+    print_sync_report(report)
+    ok = report.ok
+    if validations:
+        from cutover.cli.validate import print_validation_report, record_outcomes
+
+        record_outcomes(validations[0], request.source_dsn)
+        print_validation_report(validations[0])
+        ok = ok and validations[0].ok
+    raise typer.Exit(EXIT_OK if ok else EXIT_INCOMPLETE)

@@ -1,0 +1,290 @@
+"""Merge-on-read changes: position-delete files plus new data files, committed as one Iceberg snapshot.
+
+Why: pyiceberg 0.12 can only delete by rewriting every data file that holds a deleted row (copy-on-
+write), and nightly changes are scattered, so a 1 % sync would rewrite the whole table. Iceberg v2 has the
+answer in the spec: a *position-delete file* names ``(data file, row position)`` pairs that readers skip.
+pyiceberg reads them (and so do Spark, Trino, DuckDB), but does not write them; this module does: it
+finds the positions of the keys to remove, writes one position-delete file per touched data file, and
+commits them with the new row versions through a snapshot producer that adds a *delete manifest*.
+
+Note:
+    Built on pyiceberg internals (``_OverwriteFiles``, ``ManifestWriterV2``), pinned by ``pyiceberg<0.13``
+    and exercised end to end by ``tests/lake/test_row_delta.py`` (pyiceberg reads the result back).
+    One writer per table is assumed (the sync's concurrency limit); a concurrent commit that removed a
+    data file our deletes point at makes the commit fail with a retryable conflict instead of landing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.exceptions import CommitFailedException, ValidationException
+from pyiceberg.io.pyarrow import ParquetFormatWriter, schema_to_pyarrow
+from pyiceberg.manifest import (
+    DataFile,
+    DataFileContent,
+    FileFormat,
+    ManifestContent,
+    ManifestEntry,
+    ManifestEntryStatus,
+    ManifestFile,
+    ManifestWriterV2,
+)
+from pyiceberg.schema import Schema
+from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update.snapshot import _OverwriteFiles
+from pyiceberg.typedef import Record
+from pyiceberg.types import LongType, NestedField, StringType
+
+from cutover.errors import CommitConflictError
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table, Transaction
+    from pyiceberg.typedef import Properties
+
+POSITION_DELETE_SCHEMA = Schema(
+    NestedField(2147483546, "file_path", StringType(), required=True),
+    NestedField(2147483545, "pos", LongType(), required=True),
+)
+"""The spec's position-delete schema (reserved field ids)."""
+
+KeyIds = npt.NDArray[np.int64]
+KeyIdReader = Callable[[pa.RecordBatch], KeyIds]
+"""Computes the key identity of every row of a batch read straight from a data file."""
+
+
+@dataclass(frozen=True)
+class LiveFile:
+    """A data file of the current snapshot, with the positions earlier deletes already removed."""
+
+    data_file: DataFile
+    deleted: npt.NDArray[np.int64]
+
+    @property
+    def path(self) -> str:
+        return str(self.data_file.file_path)
+
+
+def live_files(table: Table) -> list[LiveFile]:
+    """Every data file of the table's current snapshot, with its already-deleted positions."""
+    from pyiceberg.io.pyarrow import _read_all_delete_files
+
+    tasks = list(table.scan().plan_files())
+    deletes = _read_all_delete_files(table.io, tasks)
+    out = []
+    for task in tasks:
+        chunks = deletes.get(task.file.file_path, [])
+        deleted = np.unique(np.concatenate([c.to_numpy() for c in chunks])) if chunks else np.empty(0, np.int64)
+        out.append(LiveFile(task.file, deleted.astype(np.int64, copy=False)))
+    return out
+
+
+def file_key_columns(table: Table, key: list[str]) -> dict[int, str]:
+    """{field id: current name} of the key columns (files may hold them under older names)."""
+    schema = table.schema()
+    return {schema.find_field(name).field_id: name for name in key}
+
+
+def read_file_keys(table: Table, data_file: DataFile, key_fields: dict[int, str]) -> pa.RecordBatch:
+    """The key columns of one data file, every physical row in file order (deleted ones included).
+
+    Columns are found by field id and renamed to their current names.
+    """
+    with table.io.new_input(str(data_file.file_path)).open() as stream:
+        parquet = pq.ParquetFile(stream)
+        by_id: dict[int, str] = {}
+        for index in range(len(parquet.schema_arrow)):
+            field = parquet.schema_arrow.field(index)
+            metadata = field.metadata or {}
+            if b"PARQUET:field_id" in metadata:
+                by_id[int(metadata[b"PARQUET:field_id"])] = field.name
+        missing = [name for field_id, name in key_fields.items() if field_id not in by_id]
+        if missing:
+            raise ValueError(f"data file {data_file.file_path} has no key column(s) {missing}")
+        data = parquet.read(columns=[by_id[i] for i in key_fields])
+    names = list(key_fields.values())
+    return pa.RecordBatch.from_arrays([data.column(i).combine_chunks() for i in range(len(names))], names=names)
+
+
+def positions_to_delete(
+    table: Table,
+    files: list[LiveFile],
+    remove: KeyIds,
+    key_fields: dict[int, str],
+    key_ids: KeyIdReader,
+    prune: Callable[[DataFile], bool] | None = None,
+) -> Iterator[tuple[LiveFile, npt.NDArray[np.int64]]]:
+    """(file, sorted live positions) of every live row whose key id is in ``remove``.
+
+    ``prune(data_file)`` may say a file cannot hold any of the keys (from its column statistics).
+    """
+    wanted = np.unique(remove)
+    if len(wanted) == 0:
+        return
+    for live in files:
+        if prune is not None and not prune(live.data_file):
+            continue
+        ids = key_ids(read_file_keys(table, live.data_file, key_fields))
+        found = np.flatnonzero(_isin_sorted(ids, wanted))
+        if len(live.deleted):
+            found = found[~_isin_sorted(found, live.deleted)]
+        if len(found):
+            yield live, found.astype(np.int64)
+
+
+def _isin_sorted(values: npt.NDArray[Any], sorted_set: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """``np.isin`` against a sorted unique array, by binary search (no sort of ``values``)."""
+    index = np.searchsorted(sorted_set, values)
+    index[index == len(sorted_set)] = 0
+    return sorted_set[index] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
+
+
+def write_position_deletes(
+    table: Table, data_path: str, positions: npt.NDArray[np.int64], prefix: str, properties: Properties
+) -> DataFile:
+    """One position-delete file for one data file (so readers can match it to that file by path)."""
+    location = f"{table.location().rstrip('/')}/data/{prefix}-{uuid.uuid4().hex[:12]}-deletes.parquet"
+    arrow = schema_to_pyarrow(POSITION_DELETE_SCHEMA)
+    rows = pa.Table.from_arrays(
+        [pa.array([data_path] * len(positions), pa.large_string()), pa.array(np.sort(positions), pa.int64())],
+        schema=arrow,
+    )
+    writer = ParquetFormatWriter(table.io.new_output(location), POSITION_DELETE_SCHEMA, properties)
+    writer.write(rows)
+    statistics = writer.close()
+    return DataFile.from_args(
+        content=DataFileContent.POSITION_DELETES,
+        file_path=location,
+        file_format=FileFormat.PARQUET,
+        partition=Record(),
+        file_size_in_bytes=len(table.io.new_input(location)),
+        sort_order_id=None,
+        spec_id=table.spec().spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )
+
+
+class _DeleteManifestWriter(ManifestWriterV2):
+    """A v2 manifest of delete files (pyiceberg only writes data manifests)."""
+
+    def content(self) -> ManifestContent:
+        return ManifestContent.DELETES
+
+    @property
+    def _meta(self) -> dict[str, str]:
+        return {**super()._meta, "content": "deletes"}
+
+
+class RowDelta(_OverwriteFiles):
+    """A snapshot that adds data files and position-delete files (and may remove whole files).
+
+    Use :func:`commit_row_delta`; this class is the pyiceberg snapshot producer behind it.
+    """
+
+    def __init__(self, transaction: Transaction, snapshot_properties: dict[str, str]) -> None:
+        super().__init__(
+            Operation.OVERWRITE, transaction, transaction._table.io, snapshot_properties=snapshot_properties
+        )
+        self._added_delete_files: list[DataFile] = []
+        self._referenced: set[str] = set()
+
+    def add_delete_file(self, delete_file: DataFile, data_path: str) -> RowDelta:
+        self._added_delete_files.append(delete_file)
+        self._referenced.add(data_path)
+        return self
+
+    def _manifests(self) -> list[ManifestFile]:
+        manifests = super()._manifests()
+        if not self._added_delete_files:
+            return manifests
+        writer = _DeleteManifestWriter(
+            self._transaction.table_metadata.spec(),
+            self.schema(),
+            self.new_manifest_output(),
+            self._snapshot_id,
+            self._compression,
+        )
+        with writer:
+            for delete_file in self._added_delete_files:
+                writer.add_entry(
+                    ManifestEntry.from_args(
+                        status=ManifestEntryStatus.ADDED, snapshot_id=self._snapshot_id, data_file=delete_file
+                    )
+                )
+        return [*manifests, writer.to_manifest_file()]
+
+    def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Any:
+        added = self._added_data_files
+        self._added_data_files = [*added, *self._added_delete_files]  # the summary counts delete files too
+        try:
+            return super()._summary(snapshot_properties or {})
+        finally:
+            self._added_data_files = added
+
+    def _validate_concurrency(self) -> None:
+        """Refuse to land when a concurrent commit removed a data file our deletes point at."""
+        if not self._referenced or self._commit_window is None or self._commit_window.is_empty():
+            return
+        head = self._transaction._table.metadata.snapshot_by_name(self._target_branch or "main")
+        if head is None:
+            return
+        live = {
+            entry.data_file.file_path
+            for manifest in head.manifests(self._io)
+            if manifest.content == ManifestContent.DATA
+            for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+        }
+        gone = sorted(self._referenced - live)
+        if gone:
+            raise ValidationException(f"data files changed concurrently: {gone[:3]}")
+
+
+@dataclass(frozen=True)
+class RowDeltaResult:
+    snapshot_id: int | None
+    added_rows: int
+    deleted_rows: int
+
+
+def commit_row_delta(
+    transaction: Transaction,
+    *,
+    data_files: list[DataFile],
+    delete_files: list[tuple[DataFile, str]],
+    removed_files: list[DataFile] | None = None,
+    properties: dict[str, str],
+) -> RowDeltaResult:
+    """Commit new data files, position deletes (with the data file each targets) and removed files.
+
+    The transaction may carry a schema change made before; everything lands in one snapshot.
+
+    Raises:
+        CommitConflictError: a concurrent commit won (retry the whole sync of the table).
+    """
+    producer = RowDelta(transaction, properties)
+    for data_file in data_files:
+        producer.append_data_file(data_file)
+    for delete_file, target in delete_files:
+        producer.add_delete_file(delete_file, target)
+    for removed in removed_files or []:
+        producer.delete_data_file(removed)
+    try:
+        producer.commit()
+        table = transaction.commit_transaction()
+    except (CommitFailedException, ValidationException) as exc:
+        raise CommitConflictError(f"{transaction._table.name()}: commit conflict: {exc}") from exc
+    current = table.current_snapshot()
+    return RowDeltaResult(
+        current.snapshot_id if current else None,
+        sum(f.record_count for f in data_files),
+        sum(f.record_count for f, _ in delete_files),
+    )

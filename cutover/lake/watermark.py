@@ -1,0 +1,87 @@
+"""The sync watermark: where the last load or sync of a table stood in the source, kept inside Iceberg.
+
+It is a snapshot-summary property (``cutover.watermark``) of every load and sync commit, so the data and
+the position it was read at always commit together: a crashed sync leaves the previous watermark in
+place and its rerun reads the same changes again (the merge is by key, so nothing is duplicated).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pyiceberg.table import Table
+
+from cutover import names
+from cutover.source.snapshot import SourceSnapshot
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """The facts of one source snapshot, plus the cursor bounds a sync derived from them."""
+
+    xmin: int
+    """Snapshot horizon (xid8): rows written by transactions from this id on may not have been seen."""
+    taken_at: str
+    """ISO time of the snapshot."""
+    lsn: str
+    writers_in_flight: bool = False
+    oldest_writer_start: str | None = None
+    writer_starts_visible: bool = True
+    cursor: str | None = None
+    """The cursor column the bounds below belong to (None: no cursor bounds yet)."""
+    lower: str | None = None
+    """Rows with cursor >= lower are read by the next sync (None: the next sync scans by xmin alone)."""
+    upper: str | None = None
+    """The highest cursor value seen in the snapshot (rows above it are new by definition)."""
+
+    @classmethod
+    def of_snapshot(cls, snapshot: SourceSnapshot) -> Watermark:
+        start = snapshot.oldest_writer_start
+        return cls(
+            xmin=snapshot.xmin,
+            taken_at=snapshot.taken_at.isoformat(),
+            lsn=snapshot.lsn,
+            writers_in_flight=snapshot.writers_in_flight,
+            oldest_writer_start=start.isoformat() if start is not None else None,
+            writer_starts_visible=snapshot.writer_starts_visible,
+        )
+
+    def with_cursor(self, cursor: str, lower: str | None, upper: str | None) -> Watermark:
+        return replace(self, cursor=cursor, lower=lower, upper=upper)
+
+    def earliest_safe_time(self) -> datetime | None:
+        """A time no change after this snapshot can be stamped before (writer clocks = database clock).
+
+        The snapshot time when nothing was writing; the start of the oldest writer in flight when it was
+        visible; unknown (None) when writers were in flight but their starts were hidden from us.
+        """
+        if not self.writers_in_flight:
+            return datetime.fromisoformat(self.taken_at)
+        if self.writer_starts_visible and self.oldest_writer_start is not None:
+            return datetime.fromisoformat(self.oldest_writer_start)
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Watermark:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def read_watermark(table: Table) -> tuple[Watermark | None, int | None]:
+    """The watermark of the newest commit that has one, and that commit's snapshot id."""
+    from pyiceberg.table.snapshots import ancestors_of
+
+    current = table.current_snapshot()
+    if current is None:
+        return None, None
+    for snapshot in ancestors_of(current, table.metadata):
+        text = snapshot.summary.get(names.PROP_WATERMARK) if snapshot.summary is not None else None
+        if text:
+            return Watermark.from_json(text), snapshot.snapshot_id
+    return None, None

@@ -1,0 +1,388 @@
+"""The steps of a sync of one table: prepare → stage (read changes, find deletes, write files) → commit.
+
+Each step is a plain function over plain values, so the CLI's runner and the Prefect flow compose the
+same steps. Staging writes files only; nothing is visible until :func:`commit_sync` lands one Iceberg
+snapshot holding the schema change, the new rows, the position deletes and the watermark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+
+from cutover import names, telemetry
+from cutover.config import TableOptions
+from cutover.errors import CommitConflictError, ConfigError, SourceSchemaError
+from cutover.lake.checkpoint import read_checkpoint
+from cutover.lake.convert import BatchConverter, select_columns
+from cutover.lake.evolve import SchemaChange, apply_evolution, plan_evolution
+from cutover.lake.row_delta import (
+    LiveFile,
+    commit_row_delta,
+    file_key_columns,
+    live_files,
+    read_file_keys,
+    write_position_deletes,
+)
+from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
+from cutover.lake.watermark import Watermark, read_watermark
+from cutover.lake.writer import DataFileWriter, file_schema
+from cutover.source.changes import ChangeWindow, change_window, changes_query, next_watermark, resolve_cursor
+from cutover.source.extract import select_list, stream_batch
+from cutover.source.introspect import SourceTable, introspect_table
+from cutover.source.snapshot import SourceSnapshot, imported_snapshot
+from cutover.sync.deletes import find_deleted
+from cutover.sync.report import TableSyncReport
+from cutover.validation.rowhash import KeyIdentity, duck_connection
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass
+class TableSync:
+    """What the sync of one table needs; built by :func:`prepare_sync`."""
+
+    source: SourceTable
+    mappings: list[ColumnMapping]
+    identifier: tuple[str, str]
+    change: SchemaChange
+    cursor: str | None
+    lag_seconds: float
+    previous: Watermark
+
+    @property
+    def iceberg_name(self) -> str:
+        return ".".join(self.identifier)
+
+    @property
+    def mode(self) -> str:
+        return f"cursor:{self.cursor}" if self.cursor else "xmin"
+
+    @property
+    def cursor_type(self) -> str | None:
+        return self.source.column(self.cursor).base_type if self.cursor else None
+
+
+@dataclass
+class StagedSync:
+    """Files written for one table's sync, not yet committed."""
+
+    plan: TableSync
+    schema: Schema
+    """The (evolved) Iceberg schema the files were written with."""
+    watermark: Watermark
+    data_files: list[DataFile] = field(default_factory=list)
+    delete_files: list[tuple[DataFile, str]] = field(default_factory=list)
+    removed_files: list[DataFile] = field(default_factory=list)
+    rows_upserted: int = 0
+    rows_deleted: int = 0
+    rows_replaced: int = 0
+    seconds: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.data_files or self.delete_files or self.removed_files) and self.plan.change.empty
+
+    def discard(self, catalog: Catalog) -> None:
+        """Delete the staged files (a refused or abandoned sync); best effort, they are referenced by nothing."""
+        io = catalog.load_table(self.plan.identifier).io
+        for data_file in [*self.data_files, *(f for f, _ in self.delete_files)]:
+            with contextlib.suppress(OSError):
+                io.delete(str(data_file.file_path))
+
+
+def prepare_sync(
+    conn: psycopg.Connection,
+    catalog: Catalog,
+    *,
+    schema: str,
+    table: str,
+    namespace: str,
+    options: TableOptions,
+    default_cursor: str | None,
+) -> TableSync:
+    """Introspect, map types, plan the schema evolution and read the watermark; nothing is written.
+
+    Raises:
+        ConfigError: the Iceberg table is missing, not loaded by cutover, or its load is incomplete;
+            a bad cursor column.
+        UnsupportedTypeError, SchemaEvolutionError: the source changed in a way Iceberg cannot follow.
+        SourceSchemaError: the table has no primary key (the sync merges by key).
+    """
+    source = introspect_table(conn, schema, table)
+    if not source.primary_key:
+        raise SourceSchemaError(
+            source.qualified_name, "has no primary key; the sync merges changes by key (reload it with migrate)"
+        )
+    mappings = map_table(source, options)
+    identifier = (namespace, table)
+    try:
+        iceberg = catalog.load_table(identifier)
+    except NoSuchTableError:
+        raise ConfigError(f"Iceberg table {'.'.join(identifier)} does not exist; run `cutover migrate` first") from None
+    checkpoint = read_checkpoint(iceberg)
+    if checkpoint is None or not (checkpoint.complete or not checkpoint.pending):
+        raise ConfigError(
+            f"the full load of {'.'.join(identifier)} is not complete; finish it with `cutover migrate --mode resume`"
+        )
+    previous, _ = read_watermark(iceberg)
+    if previous is None:
+        raise ConfigError(
+            f"{'.'.join(identifier)} has no sync watermark; reload it with `cutover migrate --mode replace`"
+        )
+    change = plan_evolution(
+        source.qualified_name, iceberg_schema(source, mappings), iceberg.schema(), options.sync.dropped_columns
+    )
+    wanted = options.sync.cursor
+    if wanted is None and not options.sync.xmin_only and default_cursor in {c.name for c in source.columns}:
+        wanted = default_cursor
+    cursor = resolve_cursor(source, wanted)
+    return TableSync(source, mappings, identifier, change, cursor, options.sync.cursor_lag_seconds, previous)
+
+
+def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnapshot) -> StagedSync:
+    """Read the changes inside ``snapshot``, find the deletes, write data and position-delete files.
+
+    Idempotent: file names are unique per attempt and nothing references them before the commit.
+
+    Raises:
+        SourceConnectionError: the source connection failed (transient).
+        UnsupportedValueError: a changed row holds a value Iceberg cannot store exactly.
+    """
+    started = time.perf_counter()
+    table = catalog.load_table(plan.identifier)
+    schema = _evolved_schema(table, plan.change)
+    window = change_window(plan.previous, plan.cursor, plan.cursor_type, plan.lag_seconds)
+    identity = KeyIdentity(plan.mappings, plan.source.primary_key)
+    with imported_snapshot(dsn, snapshot.snapshot_id) as conn:
+        rewrite = bool(plan.change.added) and _added_columns_hold_values(conn, plan, window, snapshot)
+        staged = StagedSync(
+            plan, schema, next_watermark(conn, plan.source, window, plan.cursor_type, snapshot, plan.lag_seconds)
+        )
+        sync_id = uuid.uuid4().hex[:12]
+        duck = duck_connection() if identity.needs_duckdb else None
+        try:
+            changed = _write_changed_rows(
+                dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck
+            )
+            files = live_files(table)
+            key_fields = file_key_columns(table, list(plan.source.primary_key))
+            file_ids = {f.path: identity.arrow(read_file_keys(table, f.data_file, key_fields), duck) for f in files}
+            if rewrite:  # every row was re-read: replace every file instead of deleting each row
+                staged.removed_files = [f.data_file for f in files]
+                staged.rows_replaced = sum(int(f.data_file.record_count) - len(f.deleted) for f in files)
+            else:
+                live = np.unique(np.concatenate([_live(f, file_ids[f.path]) for f in files] or [np.empty(0, np.int64)]))
+                expected = np.union1d(live, changed)
+                deleted = find_deleted(conn, dsn, snapshot.snapshot_id, plan.source, identity, expected).deleted
+                staged.rows_deleted = len(deleted)
+                remove = np.union1d(changed, deleted)
+                _write_position_deletes(table, files, file_ids, remove, staged, sync_id)
+                removed = sum(int(f.record_count) for f, _ in staged.delete_files)
+                staged.rows_replaced = removed - staged.rows_deleted
+        except BaseException:
+            staged.discard(catalog)
+            raise
+        finally:
+            if duck is not None:
+                duck.close()
+    staged.seconds = time.perf_counter() - started
+    return staged
+
+
+def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) -> TableSyncReport:
+    """Commit the staged files, the schema change and the watermark as one snapshot (or nothing).
+
+    Raises:
+        CommitConflictError: the table changed since staging (retry the table's sync).
+    """
+    plan = staged.plan
+    report = _report(staged)
+    if staged.empty:
+        staged.discard(catalog)
+        return report
+    table = catalog.load_table(plan.identifier)
+    transaction = table.transaction()
+    if not plan.change.empty:
+        with transaction.update_schema() as update:
+            apply_evolution(update, plan.change)
+    if transaction.table_metadata.schema() != staged.schema:
+        staged.discard(catalog)
+        raise CommitConflictError(f"{plan.iceberg_name}: the Iceberg schema changed while the sync was staged")
+    properties = {
+        names.PROP_WATERMARK: staged.watermark.to_json(),
+        names.PROP_SOURCE_LSN: snapshot.lsn,
+        names.PROP_SOURCE_SNAPSHOT_TIME: snapshot.taken_at.isoformat(),
+        names.PROP_SYNC_ROWS_UPSERTED: str(staged.rows_upserted),
+        names.PROP_SYNC_ROWS_DELETED: str(staged.rows_deleted),
+    }
+    try:
+        result = commit_row_delta(
+            transaction,
+            data_files=staged.data_files,
+            delete_files=staged.delete_files,
+            removed_files=staged.removed_files,
+            properties=properties,
+        )
+    except CommitConflictError:
+        staged.discard(catalog)
+        raise
+    report.status, report.snapshot_id = "synced", result.snapshot_id
+    telemetry.instruments().rows_migrated.add(staged.rows_upserted, {"table": plan.iceberg_name, "mode": "sync"})
+    return report
+
+
+def _report(staged: StagedSync) -> TableSyncReport:
+    plan = staged.plan
+    return TableSyncReport(
+        plan.source.schema,
+        plan.source.name,
+        plan.iceberg_name,
+        status="unchanged",
+        mode=plan.mode,
+        rows_upserted=staged.rows_upserted,
+        rows_deleted=staged.rows_deleted,
+        rows_replaced=staged.rows_replaced,
+        schema_changes=plan.change.describe(),
+        watermark=staged.watermark.lower if plan.cursor else f"xmin {staged.watermark.xmin}",
+        seconds=staged.seconds,
+    )
+
+
+def _evolved_schema(table: Table, change: SchemaChange) -> Schema:
+    """The schema after ``change``, with the field ids the commit will assign (computed, not committed)."""
+    if change.empty:
+        return table.schema()
+    transaction = table.transaction()
+    with transaction.update_schema() as update:
+        apply_evolution(update, change)
+    return transaction.table_metadata.schema()
+
+
+def _added_columns_hold_values(
+    conn: psycopg.Connection, plan: TableSync, window: ChangeWindow, snapshot: SourceSnapshot
+) -> bool:
+    """Whether a new column already has values in rows the change window will not re-read.
+
+    ``ALTER TABLE ... ADD COLUMN ... DEFAULT x`` fills every row without touching ``xmin`` or the cursor;
+    those rows must be copied again, or Iceberg would hold NULL where the source holds x.
+    """
+    filled = sql.SQL(" or ").join(sql.SQL("{} is not null").format(sql.Identifier(f.name)) for f in plan.change.added)
+    query = sql.SQL("select exists (select 1 from {t} where ({f}) and not ({w}))").format(
+        t=sql.Identifier(plan.source.schema, plan.source.name), f=filled, w=window.predicate(snapshot)
+    )
+    row = conn.execute(query).fetchone()
+    return bool(row and row[0])
+
+
+def _write_changed_rows(
+    dsn: str,
+    table: Table,
+    plan: TableSync,
+    schema: Schema,
+    window: ChangeWindow,
+    snapshot: SourceSnapshot,
+    identity: KeyIdentity,
+    staged: StagedSync,
+    sync_id: str,
+    rewrite: bool,
+    duck: duckdb.DuckDBPyConnection | None,
+) -> npt.NDArray[np.int64]:
+    """Stream the changed rows into data files; returns their sorted key ids."""
+    writer = DataFileWriter(
+        table.io,
+        f"{table.location()}/data",
+        schema,
+        table.properties,
+        prefix=f"sync-{sync_id}",
+        dictionary_columns=plan.source.low_cardinality_columns(),
+    )
+    converter = _FileConverter(plan, schema, writer.target_schema)
+    predicate = sql.SQL("true") if rewrite else window.predicate(snapshot)
+    query = changes_query(plan.source, select_list(select_columns(plan.mappings)), predicate)
+    ids: list[npt.NDArray[np.int64]] = []
+    try:
+        for record_batch in stream_batch(dsn, query.as_string(), snapshot.snapshot_id):
+            converted, keys = converter.convert(record_batch)
+            ids.append(identity.arrow(keys, duck))
+            staged.rows_upserted += converted.num_rows
+            writer.write(converted)
+        staged.data_files = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return np.unique(np.concatenate(ids)) if ids else np.empty(0, np.int64)
+
+
+class _FileConverter:
+    """Source record batches → the table's file schema: converted columns, NULL for kept dropped ones."""
+
+    def __init__(self, plan: TableSync, schema: Schema, target: pa.Schema) -> None:
+        written = file_schema(schema)
+        ids = {m.column.name: schema.find_field(m.column.name).field_id for m in plan.mappings}
+        by_id = {written.find_field(i).field_id: written.find_field(i).name for i in ids.values()}
+        self._target = target
+        self._file_names = {name: by_id[field_id] for name, field_id in ids.items()}
+        mapped = pa.schema([target.field(self._file_names[m.column.name]) for m in plan.mappings])
+        self._converter = BatchConverter(plan.source.qualified_name, plan.mappings, mapped, plan.source.primary_key)
+        self._key = list(plan.source.primary_key)
+
+    def convert(self, batch: pa.RecordBatch) -> tuple[pa.Table, pa.RecordBatch]:
+        converted = self._converter.convert(batch)
+        arrays = [
+            converted.column(f.name) if f.name in converted.column_names else pa.nulls(converted.num_rows, f.type)
+            for f in self._target
+        ]
+        table = pa.Table.from_arrays(arrays, schema=self._target)
+        keys = pa.RecordBatch.from_arrays(
+            [converted.column(self._file_names[k]).combine_chunks() for k in self._key], names=self._key
+        )
+        return table, keys
+
+
+def _live(live: LiveFile, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    if not len(live.deleted):
+        return ids
+    keep = np.ones(len(ids), dtype=bool)
+    keep[live.deleted[live.deleted < len(ids)]] = False
+    return ids[keep]
+
+
+def _write_position_deletes(
+    table: Table,
+    files: list[LiveFile],
+    file_ids: dict[str, npt.NDArray[np.int64]],
+    remove: npt.NDArray[np.int64],
+    staged: StagedSync,
+    sync_id: str,
+) -> None:
+    if not len(remove):
+        return
+    properties = {**table.properties, "write.metadata.metrics.column.file_path": "full"}  # exact path bounds
+    for live in files:
+        ids = file_ids[live.path]
+        index = np.searchsorted(remove, ids)
+        index[index == len(remove)] = 0
+        positions = np.flatnonzero(remove[index] == ids)
+        if len(live.deleted):
+            positions = positions[~np.isin(positions, live.deleted)]
+        if len(positions):
+            delete_file = write_position_deletes(
+                table, live.path, positions.astype(np.int64), f"sync-{sync_id}", properties
+            )
+            staged.delete_files.append((delete_file, live.path))

@@ -1,0 +1,52 @@
+"""Thin Prefect tasks over the sync steps of :mod:`cutover.sync`."""
+
+from __future__ import annotations
+
+import re
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
+
+from cutover import names
+from cutover.config import CatalogConfig, TableOptionsFile
+from cutover.lake.catalog import open_catalog
+from cutover.source.connection import connect
+from cutover.source.snapshot import SourceSnapshot
+from cutover.sync import SyncRequest, TableSync, TableSyncReport, commit_sync, prepare_requested_sync, stage_sync
+from tasks.common import ensure_concurrency_limits, retry_transient_only
+
+
+def table_limit(iceberg_name: str) -> str:
+    """The global concurrency limit (of 1) that keeps two syncs of one table from overlapping."""
+    return names.LIMIT_SYNC_TABLE_PREFIX + re.sub(r"[^a-z0-9]+", "-", iceberg_name.lower()).strip("-")
+
+
+@task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
+def prepare_sync_task(request: SyncRequest, catalog: CatalogConfig, table: str) -> TableSync:
+    """Introspect and map the table, plan its schema evolution and read its watermark (writes nothing)."""
+    with connect(request.source_dsn) as conn:
+        return prepare_requested_sync(
+            conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options)
+        )
+
+
+@task(
+    retries=3,
+    retry_delay_seconds=[5, 30, 120],
+    retry_condition_fn=retry_transient_only,
+    cache_policy=NO_CACHE,
+    task_run_name="sync-{plan.iceberg_name}",
+)
+def sync_table_task(dsn: str, catalog: CatalogConfig, plan: TableSync, snapshot: SourceSnapshot) -> TableSyncReport:
+    """Stage (holding a source-read slot) and commit (holding a commit slot) one table's changes.
+
+    The table's own limit of 1 makes a second sync of the same table, from any flow run, wait.
+    """
+    limit = table_limit(plan.iceberg_name)
+    ensure_concurrency_limits({limit: 1})
+    with concurrency(limit, occupy=1, strict=True):
+        with concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True):
+            staged = stage_sync(dsn, open_catalog(catalog), plan, snapshot)
+        with concurrency(names.LIMIT_ICEBERG_COMMITS, occupy=1, strict=True):
+            return commit_sync(open_catalog(catalog), staged, snapshot)
