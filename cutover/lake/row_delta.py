@@ -17,7 +17,6 @@ Note:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +53,6 @@ POSITION_DELETE_SCHEMA = Schema(
     NestedField(2147483545, "pos", LongType(), required=True),
 )
 """The spec's position-delete schema (reserved field ids)."""
-
-KeyIds = npt.NDArray[np.int64]
-KeyIdReader = Callable[[pa.RecordBatch], KeyIds]
-"""Computes the key identity of every row of a batch read straight from a data file."""
 
 
 @dataclass(frozen=True)
@@ -111,39 +106,6 @@ def read_file_keys(table: Table, data_file: DataFile, key_fields: dict[int, str]
         data = parquet.read(columns=[by_id[i] for i in key_fields])
     names = list(key_fields.values())
     return pa.RecordBatch.from_arrays([data.column(i).combine_chunks() for i in range(len(names))], names=names)
-
-
-def positions_to_delete(
-    table: Table,
-    files: list[LiveFile],
-    remove: KeyIds,
-    key_fields: dict[int, str],
-    key_ids: KeyIdReader,
-    prune: Callable[[DataFile], bool] | None = None,
-) -> Iterator[tuple[LiveFile, npt.NDArray[np.int64]]]:
-    """(file, sorted live positions) of every live row whose key id is in ``remove``.
-
-    ``prune(data_file)`` may say a file cannot hold any of the keys (from its column statistics).
-    """
-    wanted = np.unique(remove)
-    if len(wanted) == 0:
-        return
-    for live in files:
-        if prune is not None and not prune(live.data_file):
-            continue
-        ids = key_ids(read_file_keys(table, live.data_file, key_fields))
-        found = np.flatnonzero(_isin_sorted(ids, wanted))
-        if len(live.deleted):
-            found = found[~_isin_sorted(found, live.deleted)]
-        if len(found):
-            yield live, found.astype(np.int64)
-
-
-def _isin_sorted(values: npt.NDArray[Any], sorted_set: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    """``np.isin`` against a sorted unique array, by binary search (no sort of ``values``)."""
-    index = np.searchsorted(sorted_set, values)
-    index[index == len(sorted_set)] = 0
-    return sorted_set[index] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
 
 
 def write_position_deletes(

@@ -28,6 +28,8 @@ class TableSyncReport:
     """Keys deleted in the source and removed from Iceberg."""
     rows_replaced: int = 0
     """Old Iceberg versions of upserted keys, removed by position deletes."""
+    keys_compared: int = 0
+    """Source keys brought over to find the deletes (0 when the key-set summaries agreed)."""
     schema_changes: list[str] = field(default_factory=list)
     snapshot_id: int | None = None
     watermark: str | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,9 +46,9 @@ from cutover.source.changes import ChangeWindow, change_window, changes_query, n
 from cutover.source.extract import select_list, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.snapshot import SourceSnapshot, imported_snapshot
-from cutover.sync.deletes import find_deleted
+from cutover.sync.deletes import find_deleted, source_summary
 from cutover.sync.report import TableSyncReport
-from cutover.validation.rowhash import KeyIdentity, duck_connection
+from cutover.validation.rowhash import KeyIdentity, duck_connection, isin_sorted
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,6 +93,8 @@ class StagedSync:
     rows_upserted: int = 0
     rows_deleted: int = 0
     rows_replaced: int = 0
+    keys_compared: int = 0
+    """Source keys brought over to find the deletes (0 when the key-set summaries agreed)."""
     seconds: float = 0.0
 
     @property
@@ -176,6 +179,9 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
         )
         sync_id = uuid.uuid4().hex[:12]
         duck = duck_connection() if identity.needs_duckdb else None
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cutover-sync-summary")
+        # The source's key summary scans the whole table inside PostgreSQL: let it run meanwhile.
+        summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
         try:
             changed = _write_changed_rows(
                 dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck
@@ -187,18 +193,13 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
                 staged.removed_files = [f.data_file for f in files]
                 staged.rows_replaced = sum(int(f.data_file.record_count) - len(f.deleted) for f in files)
             else:
-                live = np.unique(np.concatenate([_live(f, file_ids[f.path]) for f in files] or [np.empty(0, np.int64)]))
-                expected = np.union1d(live, changed)
-                deleted = find_deleted(conn, dsn, snapshot.snapshot_id, plan.source, identity, expected).deleted
-                staged.rows_deleted = len(deleted)
-                remove = np.union1d(changed, deleted)
-                _write_position_deletes(table, files, file_ids, remove, staged, sync_id)
-                removed = sum(int(f.record_count) for f, _ in staged.delete_files)
-                staged.rows_replaced = removed - staged.rows_deleted
+                staged.delete_files = _remove_keys(conn, dsn, table, plan, snapshot, identity, files, file_ids, changed,
+                                                   summary.result(), staged, sync_id)  # fmt: skip
         except BaseException:
             staged.discard(catalog)
             raise
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             if duck is not None:
                 duck.close()
     staged.seconds = time.perf_counter() - started
@@ -258,6 +259,7 @@ def _report(staged: StagedSync) -> TableSyncReport:
         rows_upserted=staged.rows_upserted,
         rows_deleted=staged.rows_deleted,
         rows_replaced=staged.rows_replaced,
+        keys_compared=staged.keys_compared,
         schema_changes=plan.change.describe(),
         watermark=staged.watermark.lower if plan.cursor else f"xmin {staged.watermark.xmin}",
         seconds=staged.seconds,
@@ -355,34 +357,58 @@ class _FileConverter:
         return table, keys
 
 
-def _live(live: LiveFile, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    if not len(live.deleted):
-        return ids
-    keep = np.ones(len(ids), dtype=bool)
-    keep[live.deleted[live.deleted < len(ids)]] = False
-    return ids[keep]
+def _source_summary(dsn: str, snapshot_id: str, source: SourceTable, identity: KeyIdentity) -> tuple[int, int]:
+    with imported_snapshot(dsn, snapshot_id) as conn:
+        return source_summary(conn, source, identity)
 
 
-def _write_position_deletes(
+def _remove_keys(
+    conn: psycopg.Connection,
+    dsn: str,
     table: Table,
+    plan: TableSync,
+    snapshot: SourceSnapshot,
+    identity: KeyIdentity,
     files: list[LiveFile],
     file_ids: dict[str, npt.NDArray[np.int64]],
-    remove: npt.NDArray[np.int64],
+    changed: npt.NDArray[np.int64],
+    summary: tuple[int, int],
     staged: StagedSync,
     sync_id: str,
-) -> None:
-    if not len(remove):
-        return
-    properties = {**table.properties, "write.metadata.metrics.column.file_path": "full"}  # exact path bounds
+) -> list[tuple[DataFile, str]]:
+    """Find the deleted keys, then write position deletes for them and for the old versions of ``changed``.
+
+    Membership tests are binary searches into the (small, sorted) changed and deleted key sets, so the
+    Iceberg side never sorts its millions of keys.
+    """
+    live_ids, hits, found = [], {}, []
     for live in files:
         ids = file_ids[live.path]
-        index = np.searchsorted(remove, ids)
-        index[index == len(remove)] = 0
-        positions = np.flatnonzero(remove[index] == ids)
-        if len(live.deleted):
-            positions = positions[~np.isin(positions, live.deleted)]
+        alive = np.ones(len(ids), dtype=bool)
+        alive[live.deleted[live.deleted < len(ids)]] = False
+        live_ids.append(ids[alive])
+        matched = np.flatnonzero(alive & isin_sorted(ids, changed))
+        hits[live.path] = matched
+        found.append(ids[matched])
+    inserted = np.setdiff1d(changed, np.concatenate(found) if found else np.empty(0, np.int64))
+    expected = np.concatenate([*live_ids, inserted])
+    scan = find_deleted(conn, dsn, snapshot.snapshot_id, plan.source, identity, expected, summary)
+    deleted = scan.deleted
+    staged.rows_deleted, staged.keys_compared = len(deleted), scan.keys_fetched
+    properties = {**table.properties, "write.metadata.metrics.column.file_path": "full"}  # exact path bounds
+    written: list[tuple[DataFile, str]] = []
+    for live in files:
+        positions = hits[live.path]
+        if len(deleted):
+            ids = file_ids[live.path]
+            gone = np.flatnonzero(isin_sorted(ids, deleted))
+            if len(live.deleted):
+                gone = gone[~np.isin(gone, live.deleted)]
+            positions = np.union1d(positions, gone)
         if len(positions):
             delete_file = write_position_deletes(
                 table, live.path, positions.astype(np.int64), f"sync-{sync_id}", properties
             )
-            staged.delete_files.append((delete_file, live.path))
+            written.append((delete_file, live.path))
+    staged.rows_replaced = sum(int(f.record_count) for f, _ in written) - staged.rows_deleted
+    return written

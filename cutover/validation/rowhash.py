@@ -403,3 +403,13 @@ class KeyIdentity:
         if self.integer:
             return np.asarray(_as(batch.column(self.key[0]), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
         return self.hasher.arrow_key_hashes(batch, duck).view(np.int64)
+
+
+def isin_sorted(values: npt.NDArray[np.int64], sorted_set: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """``np.isin`` against a sorted unique array by binary search: ``values`` (millions of key ids) need
+    no sort, which is what makes key-set work over a whole table cheap."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    index = np.searchsorted(sorted_set, values)
+    index[index == len(sorted_set)] = 0
+    return sorted_set[index] == values

@@ -1,0 +1,139 @@
+"""Sync benchmark: the nightly sync of a fixed number of changes against a full load, same run.
+
+For each size, a fresh ``orders_sync`` table is copied from the ``orders`` table of :mod:`bench.full_load`
+(primary key, and an index on ``updated_at``: the cursor the sync follows). Then, in one process:
+
+1. the full load of ``orders_sync`` into a throwaway Iceberg catalog (the reference);
+2. ``--rounds`` times each, interleaved: change ``--changes`` rows (60 % updates, 20 % inserts, 20 %
+   deletes, scattered over the whole key range; and the same count without deletes), then sync and time it;
+3. one more sync with no source change (it must commit nothing), and a validation that must find no
+   difference (untimed, the proof that the timed syncs were complete).
+
+Usage: ``uv run python -m bench.sync [--rows 5000000 1000000] [--changes 50000] [--rounds 3]``.
+Targets (issue #5): the sync of 1 % of 5 M rows ≤ 10 % of the full load's time, and no growth of the
+sync time with untouched data (the same change count at 1 M and 5 M rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench.full_load import bench_dsn
+from cutover.config import CatalogConfig, default_catalog
+from cutover.load.runner import MigrationRequest, run_migration
+from cutover.sync import SyncRequest, TableSyncReport, run_sync
+from cutover.validation import ValidationRequest, validate_tables
+
+TABLE = "orders_sync"
+
+
+def fresh_table(dsn: str) -> int:
+    """``orders_sync`` as a copy of ``orders`` with its key and cursor index; returns the highest id."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"drop table if exists {TABLE}")
+        conn.execute(f"create table {TABLE} as select * from orders")
+        conn.execute(f"alter table {TABLE} add primary key (id), alter column updated_at set not null")
+        conn.execute(f"create index on {TABLE} (updated_at)")
+        conn.execute(f"vacuum analyze {TABLE}")
+        row = conn.execute(f"select max(id) from {TABLE}").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+
+def full_load(dsn: str, catalog: CatalogConfig) -> float:
+    started = time.perf_counter()
+    report = run_migration(MigrationRequest(source_dsn=dsn, tables=[TABLE], namespace="bench"), catalog)
+    assert report.ok, report.tables[0].error
+    return time.perf_counter() - started
+
+
+def change(dsn: str, rows: int, changes: int, round_no: int, next_id: int, deletes_too: bool = True) -> int:
+    """Scattered updates, deletes and inserts (60/20/20 %, or 75/25 without deletes); returns the next id."""
+    updates, deletes = (changes * 6 // 10, changes // 5) if deletes_too else (changes * 3 // 4, 0)
+    inserts = changes - updates - deletes
+    step = max(1, rows // updates)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"update {TABLE} set amount = amount + 1, note = 'round {round_no}', updated_at = now() "
+            "where id in (select g from generate_series(%s::bigint, %s, %s) g)",
+            (1 + round_no, rows, step),
+        )
+        if deletes:
+            conn.execute(
+                f"delete from {TABLE} where id in (select g from generate_series(%s::bigint, %s, %s) g)",
+                (step // 2 + round_no, rows, max(1, rows // deletes)),
+            )
+        conn.execute(
+            f"insert into {TABLE} select g, 1, 'new', 1.00, 'EUR', now(), now(), null, false, null, md5(g::text)::uuid "
+            "from generate_series(%s::bigint, %s) g",
+            (next_id, next_id + inserts - 1),
+        )
+    return next_id + inserts
+
+
+def sync(dsn: str, catalog: CatalogConfig) -> tuple[float, TableSyncReport]:
+    started = time.perf_counter()
+    report = run_sync(SyncRequest(source_dsn=dsn, tables=[TABLE], namespace="bench", cursor="updated_at"), catalog)
+    seconds = time.perf_counter() - started
+    (table,) = report.tables
+    assert table.status in ("synced", "unchanged"), table.error
+    return seconds, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[5_000_000, 1_000_000])
+    parser.add_argument("--changes", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    medians: dict[int, float] = {}
+    for rows in args.rows:
+        dsn = bench_dsn(rows)
+        print(f"copying orders ({rows:,} rows) into {TABLE} ...", flush=True)
+        next_id = fresh_table(dsn) + 1
+        state = Path(tempfile.mkdtemp(prefix="cutover-bench-sync-"))
+        try:
+            catalog = default_catalog(state)
+            load = full_load(dsn, catalog)
+            sync(dsn, catalog)  # the first sync after a load: imports, compiled kernels, nothing to merge
+            times: list[float] = []
+            without_deletes: list[float] = []
+            for round_no in range(2 * args.rounds):  # interleaved: with deletes, then without
+                deletes_too = round_no % 2 == 0
+                next_id = change(dsn, rows, args.changes, round_no, next_id, deletes_too)
+                seconds, result = sync(dsn, catalog)
+                (times if deletes_too else without_deletes).append(seconds)
+                print(f"  round {round_no + 1}: {seconds:.2f} s, {result.rows_upserted:,} upserted, "
+                      f"{result.rows_deleted:,} deleted, {result.keys_compared:,} source keys compared",
+                      flush=True)  # fmt: skip
+            idle, idle_result = sync(dsn, catalog)
+            assert idle_result.status == "unchanged", "a sync without source changes committed something"
+            check = validate_tables(
+                ValidationRequest(source_dsn=dsn, tables=[TABLE], namespace="bench", expectations_dir=None), catalog
+            ).tables[0]
+            assert check.passed, f"the synced copy differs: {check.reason}"
+            medians[rows] = statistics.median(times)
+            print(f"\n== {TABLE}, {rows:,} rows, {args.changes:,} changes per round, median of {args.rounds}")
+            print(f"full load                          {load:7.2f} s")
+            print(f"sync of the changes                {medians[rows]:7.2f} s  "
+                  f"{100 * medians[rows] / load:.1f} % of the full load (target <= 10 %)")  # fmt: skip
+            lean = statistics.median(without_deletes)
+            print(f"  the same count, no deletes       {lean:7.2f} s  {100 * lean / load:.1f} % of the full load")
+            print(f"sync without changes               {idle:7.2f} s  (commits nothing)")
+            print(f"validation after the syncs         {check.status}, {check.success_percentage} %\n")
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+    if len(medians) > 1:
+        small, large = min(medians), max(medians)
+        print(f"sync time at {large:,} vs {small:,} rows, same change count: "
+              f"{medians[large]:.2f} s vs {medians[small]:.2f} s ({medians[large] / medians[small]:.2f}x)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
