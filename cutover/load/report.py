@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Literal
+
+from cutover.reporting import RunReport
 
 TableStatus = Literal["migrated", "refused", "failed"]
 
@@ -34,28 +34,10 @@ class TableReport:
 
 
 @dataclass
-class MigrationReport:
-    run_id: str
-    tables: list[TableReport] = field(default_factory=list)
-    seconds: float = 0.0
-    source_lsn: str | None = None
-
+class MigrationReport(RunReport[TableReport]):
     @property
     def ok(self) -> bool:
         return all(t.status == "migrated" for t in self.tables)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "seconds": round(self.seconds, 3),
-            "source_lsn": self.source_lsn,
-            "tables": [asdict(t) | {"seconds": round(t.seconds, 3)} for t in self.tables],
-        }
-
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a people-facing table (Prefect table artifact, CLI)."""

@@ -30,7 +30,7 @@ from psycopg import sql
 from cutover.source.connection import connect
 from cutover.source.extract import stream_batch
 from cutover.source.introspect import SourceTable
-from cutover.validation.rowhash import HASH_MODULUS, KeyIdentity, isin_sorted
+from cutover.validation.rowhash import HASH_MODULUS, KeyIdentity, bucket_sums, isin_sorted
 
 MAX_BUCKETS = 256
 """Key ranges aggregated at once: a UNION ALL of more subqueries costs more to plan than it saves."""
@@ -97,16 +97,9 @@ def _edges(low: int, high: int, rows: int) -> npt.NDArray[np.int64]:
 
 
 def _expected_sums(expected: npt.NDArray[np.int64], edges: npt.NDArray[np.int64]) -> tuple[np.ndarray, np.ndarray]:
-    bucket = np.searchsorted(edges, expected, side="right") - 1
-    bucket = np.clip(bucket, 0, len(edges) - 2)
-    count = len(edges) - 1
-    counts = np.bincount(bucket, minlength=count)
-    values = expected.view(np.uint64)
-    sums = np.zeros(count, dtype=np.uint64)
-    for shift in (0, 16, 32, 48):  # wrapping uint64 sums, exact: float64 sums of 16-bit slices
-        part = np.bincount(bucket, weights=(values >> np.uint64(shift)) & np.uint64(0xFFFF), minlength=count)
-        sums += part.astype(np.uint64) << np.uint64(shift)
-    return counts, sums
+    """Counts and key sums of the expected key set per ``[edges[i], edges[i+1])``."""
+    bucket = np.clip(np.searchsorted(edges, expected, side="right") - 1, 0, len(edges) - 2)
+    return bucket_sums(bucket, expected.view(np.uint64), len(edges) - 1)
 
 
 def _source_sums(

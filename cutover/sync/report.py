@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Literal
+
+from cutover.reporting import RunReport
 
 SyncStatus = Literal["synced", "unchanged", "refused", "failed"]
 """synced: a commit landed; unchanged: nothing to commit; refused: a schema change Iceberg cannot follow
@@ -39,28 +39,10 @@ class TableSyncReport:
 
 
 @dataclass
-class SyncReport:
-    run_id: str
-    tables: list[TableSyncReport] = field(default_factory=list)
-    seconds: float = 0.0
-    source_lsn: str | None = None
-
+class SyncReport(RunReport[TableSyncReport]):
     @property
     def ok(self) -> bool:
         return all(t.status in ("synced", "unchanged") for t in self.tables)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "seconds": round(self.seconds, 3),
-            "source_lsn": self.source_lsn,
-            "tables": [asdict(t) | {"seconds": round(t.seconds, 3)} for t in self.tables],
-        }
-
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a people-facing table (Prefect table artifact, CLI)."""

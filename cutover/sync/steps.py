@@ -181,7 +181,7 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
         duck = duck_connection() if identity.needs_duckdb else None
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cutover-sync-summary")
         # The source's key summary scans the whole table inside PostgreSQL: let it run meanwhile.
-        summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
+        summary = None if rewrite else pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
         try:
             changed = _write_changed_rows(
                 dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck
@@ -189,7 +189,7 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
             files = live_files(table)
             key_fields = file_key_columns(table, list(plan.source.primary_key))
             file_ids = {f.path: identity.arrow(read_file_keys(table, f.data_file, key_fields), duck) for f in files}
-            if rewrite:  # every row was re-read: replace every file instead of deleting each row
+            if summary is None:  # a rewrite re-read every row: replace every file instead of deleting each row
                 staged.removed_files = [f.data_file for f in files]
                 staged.rows_replaced = sum(int(f.data_file.record_count) - len(f.deleted) for f in files)
             else:

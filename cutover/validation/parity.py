@@ -46,7 +46,7 @@ from cutover.validation.canonical import (
 )
 from cutover.validation.errors import IcebergSchemaMismatchError
 from cutover.validation.report import ColumnDiff, ColumnStats, KeyDiff
-from cutover.validation.rowhash import HASH_MODULUS, INTEGER_KEY_TYPES, RowHasher, duck_connection
+from cutover.validation.rowhash import HASH_MODULUS, INTEGER_KEY_TYPES, RowHasher, bucket_sums, duck_connection
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -62,8 +62,9 @@ KeyId = int
 class ParityOptions:
     """Knobs of the comparison; the defaults suit tables from a few rows to hundreds of millions."""
 
-    rows_per_bucket: int = 20_000
-    """Target rows per first-level bucket (the number of buckets is rows / this, at least 1)."""
+    rows_per_bucket: int = 2_000
+    """Target rows per first-level bucket (the number of buckets is rows / this, at least 1): small enough
+    that a few scattered differences leave most buckets equal, so the drill-down rehashes few rows."""
     leaf_rows: int = 50_000
     """Differing ranges holding at most this many rows are compared row by row."""
     split: int = 64
@@ -518,7 +519,7 @@ class TableParity:
     def _differing_buckets(
         self, hashes: np.ndarray, ice_bucket: np.ndarray, buckets: int, source_buckets: dict[int, tuple[int, int]]
     ) -> list[int]:
-        ice_counts, ice_sums = _bucket_sums(ice_bucket, hashes, buckets)
+        ice_counts, ice_sums = bucket_sums(ice_bucket, hashes, buckets)
         return [b for b in range(buckets) if source_buckets.get(b, (0, 0)) != (int(ice_counts[b]), int(ice_sums[b]))]
 
     def _drill_key_buckets(
@@ -694,16 +695,6 @@ def _range_sums(keys: np.ndarray, hashes: np.ndarray, edges: list[int]) -> tuple
     sums = np.zeros(len(edges) - 1, dtype=np.uint64)
     for i in np.flatnonzero(counts).tolist():
         sums[i] = _wrapping_sum(hashes[positions[i] : positions[i + 1]])
-    return counts, sums
-
-
-def _bucket_sums(buckets: np.ndarray, hashes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row counts and wrapping uint64 hash sums per bucket number (exact: summed in 16-bit slices)."""
-    counts = np.bincount(buckets, minlength=count)
-    sums = np.zeros(count, dtype=np.uint64)
-    for shift in (0, 16, 32, 48):
-        part = np.bincount(buckets, weights=((hashes >> np.uint64(shift)) & np.uint64(0xFFFF)), minlength=count)
-        sums += part.astype(np.uint64) << np.uint64(shift)  # float64 sums of 16-bit parts are exact
     return counts, sums
 
 

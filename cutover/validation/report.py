@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Literal
+
+from cutover.reporting import RunReport
 
 DiffKind = Literal["missing", "extra", "changed"]
 """missing: in the source, not in Iceberg; extra: in Iceberg only; changed: same key, other values."""
@@ -104,28 +104,13 @@ class TableValidation:
 
 
 @dataclass
-class ValidationReport:
-    run_id: str
-    tables: list[TableValidation] = field(default_factory=list)
-    seconds: float = 0.0
-    source_lsn: str | None = None
-
+class ValidationReport(RunReport[TableValidation]):
     @property
     def ok(self) -> bool:
         return all(t.passed for t in self.tables)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "seconds": round(self.seconds, 3),
-            "source_lsn": self.source_lsn,
-            "tables": [t.to_json() for t in self.tables],
-        }
-
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n")
+    def table_json(self, table: TableValidation) -> dict[str, object]:
+        return table.to_json()
 
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a people-facing table (Prefect table artifact, CLI)."""
