@@ -63,8 +63,11 @@ class ParityOptions:
     """Knobs of the comparison; the defaults suit tables from a few rows to hundreds of millions."""
 
     rows_per_bucket: int = 2_000
-    """Target rows per first-level bucket (the number of buckets is rows / this, at least 1): small enough
-    that a few scattered differences leave most buckets equal, so the drill-down rehashes few rows."""
+    """Target rows per first-level bucket: small enough that a few scattered differences leave most
+    buckets equal, so the drill-down rehashes few rows..."""
+    max_buckets: int = 512
+    """...but at most this many: each bucket is a group of the source aggregate with every column's
+    statistics, and thousands of groups made the no-difference scan 40 % slower at 5 M rows here."""
     leaf_rows: int = 50_000
     """Differing ranges holding at most this many rows are compared row by row."""
     split: int = 64
@@ -192,7 +195,8 @@ class TableParity:
         try:
             with imported_snapshot(self.dsn, self.snapshot_id, PG_SESSION_SETTINGS) as conn:
                 bounds = self._int_bounds(conn) if self.int_key else None
-                buckets = max(1, -(-max(self.source.estimated_rows, 1) // self.options.rows_per_bucket))
+                wanted = -(-max(self.source.estimated_rows, 1) // self.options.rows_per_bucket)
+                buckets = max(1, min(self.options.max_buckets, wanted))
                 if bounds is None:
                     buckets = 1 << max(0, (buckets - 1).bit_length())
                 source_buckets, source_stats = self._source_level0(conn, bounds, buckets)
