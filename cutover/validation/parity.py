@@ -320,7 +320,7 @@ class TableParity:
         """Hash every row of the Iceberg table, ``iceberg_workers`` data files at a time."""
         from concurrent.futures import ThreadPoolExecutor
 
-        streams = file_streams(self.iceberg)
+        streams = file_streams(self.iceberg, tuple(m.column.name for m in self.mappings))  # not kept extras
         with ThreadPoolExecutor(self.options.iceberg_workers, thread_name_prefix="cutover-validate-file") as pool:
             parts = list(pool.map(self._hash_file, streams))
         stats = {m.column.name: _StatAcc() for m in self._stat_columns()}
