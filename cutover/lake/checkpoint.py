@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 
 from cutover import names
 from cutover.source.planning import Batch
@@ -74,7 +76,7 @@ def read_checkpoint(table: Table) -> Checkpoint | None:
     if load_id is None or names.PROP_LOAD_PLAN not in properties:
         return None
     plan = [Batch.from_json(b) for b in json.loads(properties[names.PROP_LOAD_PLAN])]
-    for snapshot in _ancestors(table):
+    for snapshot in history(table):
         summary = snapshot.summary
         if summary is not None and summary.get(names.PROP_LOAD_ID) == load_id:
             done = decode_ranges(summary.get(names.PROP_BATCHES_DONE) or "")
@@ -83,7 +85,8 @@ def read_checkpoint(table: Table) -> Checkpoint | None:
     return Checkpoint(load_id, plan, frozenset(), False, None)
 
 
-def _ancestors(table: Table):  # type: ignore[no-untyped-def]
+def history(table: Table) -> Iterable[Snapshot]:
+    """The current snapshot and its ancestors, newest first (where load and sync properties are read)."""
     from pyiceberg.table.snapshots import ancestors_of
 
     current = table.current_snapshot()

@@ -48,7 +48,7 @@ def commit_batches(
     if not new:
         return CommitResult(None, frozenset())
     done = set(checkpoint.done) | new
-    earlier, _ = read_watermark(table) if checkpoint.snapshot_id is not None else (None, None)
+    earlier = read_watermark(table) if checkpoint.snapshot_id is not None else None
     summary = {
         names.PROP_LOAD_ID: checkpoint.load_id,
         names.PROP_BATCHES_DONE: encode_ranges(done),

@@ -210,13 +210,6 @@ class RowDelta(_OverwriteFiles):
             raise ValidationException(f"data files changed concurrently: {gone[:3]}")
 
 
-@dataclass(frozen=True)
-class RowDeltaResult:
-    snapshot_id: int | None
-    added_rows: int
-    deleted_rows: int
-
-
 def commit_row_delta(
     transaction: Transaction,
     *,
@@ -224,8 +217,9 @@ def commit_row_delta(
     delete_files: list[tuple[DataFile, str]],
     removed_files: list[DataFile] | None = None,
     properties: dict[str, str],
-) -> RowDeltaResult:
-    """Commit new data files, position deletes (with the data file each targets) and removed files.
+) -> int | None:
+    """Commit new data files, position deletes (with the data file each targets) and removed files;
+    returns the new snapshot's id.
 
     The transaction may carry a schema change made before; everything lands in one snapshot.
 
@@ -245,8 +239,4 @@ def commit_row_delta(
     except (CommitFailedException, ValidationException) as exc:
         raise CommitConflictError(f"{transaction._table.name()}: commit conflict: {exc}") from exc
     current = table.current_snapshot()
-    return RowDeltaResult(
-        current.snapshot_id if current else None,
-        sum(f.record_count for f in data_files),
-        sum(f.record_count for f, _ in delete_files),
-    )
+    return current.snapshot_id if current else None

@@ -15,6 +15,7 @@ from typing import Any
 from pyiceberg.table import Table
 
 from cutover import names
+from cutover.lake.checkpoint import history
 from cutover.source.snapshot import SourceSnapshot
 
 
@@ -73,15 +74,10 @@ class Watermark:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def read_watermark(table: Table) -> tuple[Watermark | None, int | None]:
-    """The watermark of the newest commit that has one, and that commit's snapshot id."""
-    from pyiceberg.table.snapshots import ancestors_of
-
-    current = table.current_snapshot()
-    if current is None:
-        return None, None
-    for snapshot in ancestors_of(current, table.metadata):
+def read_watermark(table: Table) -> Watermark | None:
+    """The watermark of the newest commit that has one (a load's or a sync's)."""
+    for snapshot in history(table):
         text = snapshot.summary.get(names.PROP_WATERMARK) if snapshot.summary is not None else None
         if text:
-            return Watermark.from_json(text), snapshot.snapshot_id
-    return None, None
+            return Watermark.from_json(text)
+    return None

@@ -66,11 +66,6 @@ class ChangeWindow:
             return recent
         return sql.SQL("{c} >= {lo} and {r}").format(c=column, lo=sql.Literal(self.lower), r=recent)
 
-    @property
-    def scans_table(self) -> bool:
-        """True when no index can serve the window (xmin mode, or a cursor without a lower bound yet)."""
-        return self.cursor is None or self.lower is None
-
 
 def resolve_cursor(table: SourceTable, configured: str | None) -> str | None:
     """The cursor column to follow, checked; None for xmin mode.

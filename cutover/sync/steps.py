@@ -143,7 +143,7 @@ def prepare_sync(
         raise ConfigError(
             f"the full load of {'.'.join(identifier)} is not complete; finish it with `cutover migrate --mode resume`"
         )
-    previous, _ = read_watermark(iceberg)
+    previous = read_watermark(iceberg)
     if previous is None:
         raise ConfigError(
             f"{'.'.join(identifier)} has no sync watermark; reload it with `cutover migrate --mode replace`"
@@ -233,7 +233,7 @@ def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) 
         names.PROP_SYNC_ROWS_DELETED: str(staged.rows_deleted),
     }
     try:
-        result = commit_row_delta(
+        snapshot_id = commit_row_delta(
             transaction,
             data_files=staged.data_files,
             delete_files=staged.delete_files,
@@ -243,7 +243,7 @@ def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) 
     except CommitConflictError:
         staged.discard(catalog)
         raise
-    report.status, report.snapshot_id = "synced", result.snapshot_id
+    report.status, report.snapshot_id = "synced", snapshot_id
     telemetry.instruments().rows_migrated.add(staged.rows_upserted, {"table": plan.iceberg_name, "mode": "sync"})
     return report
 
