@@ -50,6 +50,11 @@ class SyncOptions(BaseModel):
     """Subtracted from timestamptz cursor bounds: for writers that stamp rows from their own clocks."""
     dropped_columns: Literal["refuse", "keep"] = "refuse"
     """A column dropped in the source: refuse the sync, or keep it in Iceberg (new rows hold NULL)."""
+    deletes: Literal["log", "key-sets"] = "log"
+    """How hard deletes are found: ``log`` installs a delete log (triggers copying deleted keys into
+    ``cutover.deletes_<id>``; needs table ownership) and falls back to key sets where it cannot;
+    ``key-sets`` compares the source's key set with Iceberg's on every sync (a scan of every key, and
+    nothing installed on the source)."""
 
 
 class TableOptions(BaseModel):

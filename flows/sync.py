@@ -1,7 +1,7 @@
 """Flow `sync`: the nightly incremental sync of PostgreSQL tables into their Iceberg copies.
 
 Per table, from one exported snapshot: the rows changed since the committed watermark (cursor column or
-xmin), the hard deletes (key sets compared), the new columns (schema evolution), merged by key in one
+xmin), the hard deletes (from the table's delete log, or key sets compared), the new columns (schema evolution), merged by key in one
 Iceberg commit with the new watermark. Then every synced table is validated on that same snapshot, so
 the validation events (and the rollback automation behind them) judge exactly what was committed.
 """
@@ -41,16 +41,16 @@ def sync(request: SyncRequest, catalog: CatalogConfig | None = None) -> dict[str
     report = SyncReport(run_id=str(flow_run.get_id() or "local"))
     progress_id = create_progress_artifact(0.0, key=PROGRESS_KEY, description="Tables synced")
     assert isinstance(progress_id, UUID)  # the sync API in a sync flow
+    tables = resolve_tables(request)
+    plans: list[TableSync] = []
+    for name in tables:  # before the snapshot: a delete log created here must predate it
+        try:
+            plans.append(prepare_sync_task(request, catalog, name))
+        except CutoverError as exc:
+            logger.error("%s: %s", name, exc)
+            report.tables.append(failed_report(request, name, exc))
     with exported_snapshot(request.source_dsn) as snapshot:
         report.source_lsn = snapshot.lsn
-        tables = resolve_tables(request)
-        plans: list[TableSync] = []
-        for name in tables:
-            try:
-                plans.append(prepare_sync_task(request, catalog, name))
-            except CutoverError as exc:
-                logger.error("%s: %s", name, exc)
-                report.tables.append(failed_report(request, name, exc))
         futures = {sync_table_task.submit(request.source_dsn, catalog, p, snapshot): p for p in plans}
         for future in as_completed(list(futures)):
             plan = futures[future]

@@ -13,7 +13,14 @@ from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.lake.catalog import open_catalog
 from cutover.source.connection import connect
 from cutover.source.snapshot import SourceSnapshot
-from cutover.sync import SyncRequest, TableSync, TableSyncReport, commit_sync, prepare_requested_sync, stage_sync
+from cutover.sync import (
+    SyncRequest,
+    TableSync,
+    TableSyncReport,
+    commit_sync,
+    prepare_requested_sync,
+    stage_sync,
+)
 from tasks.common import ensure_concurrency_limits, retry_transient_only
 
 

@@ -29,10 +29,10 @@ from cutover.cli._common import (
 
 if TYPE_CHECKING:
     from cutover.source.snapshot import SourceSnapshot
-    from cutover.sync import SyncReport, TableSyncReport
+    from cutover.sync import SyncReport, SyncRequest, TableSyncReport
     from cutover.validation import ValidationReport
 
-_COLUMNS = ("table", "status", "mode", "upserted", "deleted", "schema", "seconds")
+_COLUMNS = ("table", "status", "mode", "upserted", "deleted", "deletes found by", "schema", "seconds")
 
 
 def print_sync_report(report: SyncReport) -> None:
@@ -48,6 +48,13 @@ def print_sync_report(report: SyncReport) -> None:
     for t in report.tables:
         if t.error:
             console.print(f"[bold]{t.source_schema}.{t.source_table}[/bold] {t.status}: {t.error}")
+
+
+def _release(request: SyncRequest) -> None:
+    from cutover.sync import release_delete_logs
+
+    for table, dropped in release_delete_logs(request).items():
+        console.print(f"{table}: {'dropped ' + ', '.join(dropped) if dropped else 'no delete log'}")
 
 
 @app.command()
@@ -75,6 +82,13 @@ def sync(
     ] = Path("expectations"),
     table_options: TableOptionsPath = None,
     report_json: ReportJson = None,
+    release_delete_logs: Annotated[
+        bool,
+        typer.Option(
+            "--release-delete-logs",
+            help="Drop the selected tables' delete logs (triggers and log tables) and exit: once the migration is over.",
+        ),
+    ] = False,
 ) -> None:
     """Incremental sync: changed rows, hard deletes and new columns since the last watermark, merged by key."""
     from cutover.sync import SyncRequest, run_sync
@@ -90,6 +104,9 @@ def sync(
         parallel=parallel,
         table_options=table_options,
     )
+    if release_delete_logs:
+        _release(request)
+        return
     catalog = catalog_from(catalog_uri, warehouse)
     validations: list[ValidationReport] = []
 

@@ -37,6 +37,12 @@ class Watermark:
     """Rows with cursor >= lower are read by the next sync (None: the next sync scans by xmin alone)."""
     upper: str | None = None
     """The highest cursor value seen in the snapshot (rows above it are new by definition)."""
+    xmax: int = 0
+    """First transaction id (xid8) not yet assigned at the snapshot (0 in watermarks older than it)."""
+    in_flight: tuple[int, ...] = ()
+    """Transactions (xid8) running at the snapshot, so invisible to it despite being below xmax."""
+    delete_log: str | None = None
+    """The delete log whose rows continue from this commit (see :mod:`cutover.source.delete_log`)."""
 
     @classmethod
     def of_snapshot(cls, snapshot: SourceSnapshot) -> Watermark:
@@ -48,22 +54,29 @@ class Watermark:
             writers_in_flight=snapshot.writers_in_flight,
             oldest_writer_start=start.isoformat() if start is not None else None,
             writer_starts_visible=snapshot.writer_starts_visible,
+            xmax=snapshot.xmax,
+            in_flight=snapshot.in_flight,
         )
 
     def with_cursor(self, cursor: str, lower: str | None, upper: str | None) -> Watermark:
         return replace(self, cursor=cursor, lower=lower, upper=upper)
 
+    def sees(self, xid: int) -> bool:
+        """Whether the snapshot of this watermark saw a committed transaction (64-bit id): PostgreSQL's
+        rule, before the horizon, or assigned before the snapshot and not running at it. An older
+        watermark without ``xmax`` sees only what precedes its horizon (so more is taken again)."""
+        return xid < self.xmin or (xid < self.xmax and xid not in self.in_flight)
+
     def earliest_safe_time(self) -> datetime | None:
         """A time no change after this snapshot can be stamped before (writer clocks = database clock).
 
-        The snapshot time when nothing was writing; the start of the oldest writer in flight when it was
-        visible; unknown (None) when writers were in flight but their starts were hidden from us.
+        The start of the oldest transaction open at the snapshot, or, with none open, the moment just
+        before it when that was checked; unknown (None) when transactions were open but their starts were
+        hidden from us (or an older watermark did not record the moment).
         """
-        if not self.writers_in_flight:
-            return datetime.fromisoformat(self.taken_at)
-        if self.writer_starts_visible and self.oldest_writer_start is not None:
-            return datetime.fromisoformat(self.oldest_writer_start)
-        return None
+        if self.oldest_writer_start is None or (self.writers_in_flight and not self.writer_starts_visible):
+            return None
+        return datetime.fromisoformat(self.oldest_writer_start)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -71,6 +84,7 @@ class Watermark:
     @classmethod
     def from_json(cls, text: str) -> Watermark:
         data: dict[str, Any] = json.loads(text)
+        data["in_flight"] = tuple(data.get("in_flight") or ())
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

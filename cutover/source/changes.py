@@ -11,10 +11,11 @@ transaction the previous sync may not have seen.
   has its own transaction ids, so a watermark never moves between servers.
 * **cursor mode** (e.g. ``updated_at``, NOT NULL and indexed) selects ``cursor >= lower`` through the index,
   and of those the rows above the previous maximum or written at/after the previous horizon. ``lower``
-  trails the maximum seen: when writers were in flight at S, their rows may carry a cursor value older
-  than S's maximum and commit later, so for a timestamptz cursor ``lower`` is the start of the oldest
-  writer then in flight (visible with pg_read_all_stats), and for other cursor types it does not advance
-  until a sync finds no writer in flight. No row committed after S is missed; none seen before is merged
+  trails the maximum seen: transactions open at S (writing already, or only reading so far: ``now()`` is
+  a transaction's start) may stamp rows with a cursor value older than S's maximum and commit later, so
+  for a timestamptz cursor ``lower`` is the start of the oldest transaction then open in the database
+  (visible with pg_read_all_stats), and for other cursor types it does not advance until a sync finds
+  none open. No row committed after S is missed; none seen before is merged
   twice.
 """
 
@@ -34,6 +35,9 @@ from cutover.source.snapshot import SourceSnapshot
 TIME_CURSOR_TYPES = frozenset({"timestamptz"})
 """Cursor types stamped by the database clock (``now()``), whose bounds can trail by a writer's start."""
 ORDERED_CURSOR_TYPES = frozenset({"timestamptz", "timestamp", "date", "int2", "int4", "int8", "numeric"})
+START_MARGIN_SECONDS = 1.0
+"""Subtracted from time bounds on top of the configured lag: a transaction that starts while open
+transactions are being read may not be listed yet, though its start (its ``now()``) is a moment earlier."""
 
 
 def xid8_of_xmin(reference_xmax: int) -> sql.Composable:
@@ -102,7 +106,7 @@ def change_window(previous: Watermark, cursor: str | None, cursor_type: str | No
     lower = None
     safe = previous.earliest_safe_time()
     if cursor_type in TIME_CURSOR_TYPES and safe is not None:
-        lower = (safe - timedelta(seconds=lag_seconds)).isoformat()
+        lower = (safe - timedelta(seconds=lag_seconds + START_MARGIN_SECONDS)).isoformat()
     return ChangeWindow(cursor, lower, None, previous.xmin)
 
 
@@ -132,9 +136,10 @@ def next_watermark(
         bound = mark.earliest_safe_time()
         if bound is None:  # writers in flight whose starts we cannot see: do not advance
             return mark.with_cursor(window.cursor, window.lower, upper)
+        # Every row this snapshot did not see is stamped at or after the bound, every row it saw at or
+        # below ``upper``: the next window starts at the bound, so the rows at ``upper`` are not read again.
         trailing = conn.execute(
-            "select (least(%s::timestamptz, %s::timestamptz) - make_interval(secs => %s))::text",
-            (upper, bound, lag_seconds),
+            "select (%s::timestamptz - make_interval(secs => %s))::text", (bound, lag_seconds + START_MARGIN_SECONDS)
         ).fetchone()
         assert trailing is not None
         return mark.with_cursor(window.cursor, trailing[0], upper)

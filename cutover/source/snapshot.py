@@ -24,12 +24,15 @@ from psycopg import sql
 from cutover.source.connection import connect
 
 _IN_FLIGHT = """
-select min(xact_start) filter (where backend_xid is not null and pid <> pg_backend_pid()), now(),
+select min(xact_start) filter (where pid <> pg_backend_pid() and backend_type = 'client backend'
+                                 and datname = current_database()),
+       now(),
        (select rolsuper from pg_roles where rolname = current_user) or pg_has_role('pg_read_all_stats', 'USAGE')
 from pg_stat_activity
 """
-"""The oldest start of a writing transaction (any database: the snapshot horizon is cluster-wide). Other
-roles' ``xact_start`` is visible only to superusers and members of pg_read_all_stats (pg_monitor)."""
+"""The oldest start of a transaction open in this database, written yet or not: ``now()`` is a
+transaction's start, so one that has only read so far can still stamp a row with it after the snapshot.
+Other roles' ``xact_start`` is visible only to superusers and members of pg_read_all_stats (pg_monitor)."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,15 @@ class SourceSnapshot:
     xmax: int = 0
     """64-bit id of the first transaction id not yet assigned at the snapshot."""
     writers_in_flight: bool = False
-    """Whether some transaction held a transaction id (had written) when the snapshot was taken."""
+    """Whether some transaction held a transaction id, or was open in this database, at the snapshot."""
     oldest_writer_start: datetime | None = None
-    """Start of the oldest writing transaction in flight; None when there was none or it is not visible."""
+    """The earliest start of a transaction that may commit after the snapshot: the oldest one open in this
+    database (it may write later, stamping rows with its start), else the time open transactions were
+    read, just before the snapshot (any later transaction starts after it)."""
     writer_starts_visible: bool = True
     """False when this role cannot see other roles' transaction starts (no pg_read_all_stats)."""
+    in_flight: tuple[int, ...] = ()
+    """64-bit ids of the transactions between xmin and xmax still running at the snapshot (invisible)."""
 
 
 @contextmanager
@@ -74,12 +81,13 @@ def exported_snapshot(dsn: str) -> Iterator[SourceSnapshot]:
                          else pg_current_wal_lsn() end)::text,
                    now(),
                    pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+                   array(select x::text::bigint from pg_snapshot_xip(pg_current_snapshot()) x)
             """
         ).fetchone()
         assert row is not None and activity is not None
         oldest, read_at, privileged = activity
-        in_flight = row[3] != row[4]
+        in_flight = row[3] != row[4] or oldest is not None
         oldest_start = min(oldest, read_at) if oldest is not None else read_at
         try:
             yield SourceSnapshot(
@@ -89,8 +97,9 @@ def exported_snapshot(dsn: str) -> Iterator[SourceSnapshot]:
                 xmin=int(row[3]),
                 xmax=int(row[4]),
                 writers_in_flight=in_flight,
-                oldest_writer_start=oldest_start if in_flight else None,
+                oldest_writer_start=oldest_start,
                 writer_starts_visible=bool(privileged),
+                in_flight=tuple(int(x) for x in row[5]),
             )
         finally:
             conn.rollback()

@@ -8,7 +8,14 @@ the report records.
 from __future__ import annotations
 
 from cutover.sync.report import SyncReport, SyncStatus, TableSyncReport
-from cutover.sync.runner import SyncRequest, failed_report, prepare_requested_sync, run_sync, sync_one
+from cutover.sync.runner import (
+    SyncRequest,
+    failed_report,
+    prepare_requested_sync,
+    release_delete_logs,
+    run_sync,
+    sync_one,
+)
 from cutover.sync.steps import StagedSync, TableSync, commit_sync, prepare_sync, stage_sync
 
 __all__ = [
@@ -22,6 +29,7 @@ __all__ = [
     "failed_report",
     "prepare_requested_sync",
     "prepare_sync",
+    "release_delete_logs",
     "run_sync",
     "stage_sync",
     "sync_one",

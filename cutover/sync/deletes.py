@@ -1,4 +1,7 @@
-"""Hard deletes: keys Iceberg still holds that the source no longer has, found by comparing key sets.
+"""Hard deletes found by comparing key sets: keys Iceberg still holds that the source no longer has.
+
+The fallback of the delete log (:mod:`cutover.source.delete_log`), and how a new log starts: it costs a
+scan of every key, where the log costs what the deletes cost.
 
 Inside the sync's snapshot S the source holds ``(Iceberg keys − deleted) ∪ inserted``, and every
 inserted key is among the changed rows the sync already read. So the expected key set

@@ -30,6 +30,8 @@ class TableSyncReport:
     """Old Iceberg versions of upserted keys, removed by position deletes."""
     keys_compared: int = 0
     """Source keys brought over to find the deletes (0 when the key-set summaries agreed)."""
+    deletes_found_by: str = ""
+    """``WAL (<slot>)``, or ``key sets (<why>)``."""
     schema_changes: list[str] = field(default_factory=list)
     snapshot_id: int | None = None
     watermark: str | None = None
@@ -54,6 +56,7 @@ class SyncReport(RunReport[TableSyncReport]):
                 "mode": t.mode,
                 "upserted": t.rows_upserted,
                 "deleted": t.rows_deleted,
+                "deletes found by": t.deletes_found_by,
                 "schema": "; ".join(t.schema_changes),
                 "seconds": round(t.seconds, 2),
                 "error": t.error or "",

@@ -20,6 +20,8 @@ from cutover.errors import CutoverError
 from cutover.lake.catalog import open_catalog
 from cutover.load.tracker import error_status
 from cutover.source.connection import connect
+from cutover.source.delete_log import drop_delete_logs
+from cutover.source.introspect import introspect_table
 from cutover.source.selection import TableSelection, resolve_tables
 from cutover.source.snapshot import SourceSnapshot, exported_snapshot
 from cutover.sync.report import SyncReport, TableSyncReport
@@ -73,6 +75,18 @@ def failed_report(request: TableSelection, table: str, exc: CutoverError, second
     )
 
 
+def release_delete_logs(request: TableSelection) -> dict[str, list[str]]:
+    """Drop the delete logs (triggers, functions, log tables) of the selected tables: the migration is
+    over. Returns the logs dropped per ``schema.table``. A later sync would install a new one (and
+    compare key sets once)."""
+    dropped: dict[str, list[str]] = {}
+    with connect(request.source_dsn) as conn:
+        for name in resolve_tables(request):
+            source = introspect_table(conn, request.schema_name, name)
+            dropped[source.qualified_name] = drop_delete_logs(conn, source, request.target_namespace)
+    return dropped
+
+
 def run_sync(
     request: SyncRequest,
     catalog_config: CatalogConfig,
@@ -80,6 +94,8 @@ def run_sync(
     snapshot_hook: Callable[[SourceSnapshot, SyncReport], None] | None = None,
 ) -> SyncReport:
     """Sync every selected table from one exported snapshot, ``parallel`` tables at a time.
+
+    Every table is prepared before the snapshot is exported (a delete log must predate it).
 
     ``snapshot_hook(snapshot, report)`` runs inside the snapshot after the commits (the CLI validates there).
     A table that fails or is refused does not stop the others; its report says why.
@@ -89,15 +105,15 @@ def run_sync(
     catalog = open_catalog(catalog_config)
     options = TableOptionsFile.load(request.table_options)
     tables = resolve_tables(request)
+    plans: list[TableSync] = []
+    with connect(request.source_dsn) as conn:
+        for name in tables:
+            try:
+                plans.append(prepare_requested_sync(conn, catalog, request, name, options))
+            except CutoverError as exc:
+                report.tables.append(failed_report(request, name, exc))
     with exported_snapshot(request.source_dsn) as snapshot:
         report.source_lsn = snapshot.lsn
-        plans: list[TableSync] = []
-        with connect(request.source_dsn) as conn:
-            for name in tables:
-                try:
-                    plans.append(prepare_requested_sync(conn, catalog, request, name, options))
-                except CutoverError as exc:
-                    report.tables.append(failed_report(request, name, exc))
 
         def one(plan: TableSync) -> TableSyncReport:
             began = time.perf_counter()

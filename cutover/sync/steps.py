@@ -1,17 +1,21 @@
 """The steps of a sync of one table: prepare → stage (read changes, find deletes, write files) → commit.
 
 Each step is a plain function over plain values, so the CLI's runner and the Prefect flow compose the
-same steps. Staging writes files only; nothing is visible until :func:`commit_sync` lands one Iceberg
-snapshot holding the schema change, the new rows, the position deletes and the watermark.
+same steps. :func:`prepare_sync` runs before the sync's snapshot is taken (it may create the table's
+delete log, whose triggers must be in place before that snapshot). Staging writes files only; nothing is visible until
+:func:`commit_sync` lands one Iceberg snapshot holding the schema change, the new rows, the position
+deletes and the watermark.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,6 +47,15 @@ from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
 from cutover.lake.watermark import Watermark, read_watermark
 from cutover.lake.writer import DataFileWriter, file_schema
 from cutover.source.changes import ChangeWindow, change_window, changes_query, next_watermark, resolve_cursor
+from cutover.source.connection import connect
+from cutover.source.delete_log import (
+    LOG_SCHEMA,
+    DeleteLogChoice,
+    LoggedDeletes,
+    choose_delete_log,
+    prune_delete_log,
+    read_deletes,
+)
 from cutover.source.extract import select_list, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.snapshot import SourceSnapshot, imported_snapshot
@@ -52,6 +65,8 @@ from cutover.validation.rowhash import KeyIdentity, duck_connection, isin_sorted
 
 if TYPE_CHECKING:
     import duckdb
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,6 +80,7 @@ class TableSync:
     cursor: str | None
     lag_seconds: float
     previous: Watermark
+    delete_log: DeleteLogChoice
 
     @property
     def iceberg_name(self) -> str:
@@ -95,11 +111,17 @@ class StagedSync:
     rows_replaced: int = 0
     keys_compared: int = 0
     """Source keys brought over to find the deletes (0 when the key-set summaries agreed)."""
+    deletes_found_by: str = ""
     seconds: float = 0.0
 
     @property
     def empty(self) -> bool:
-        return not (self.data_files or self.delete_files or self.removed_files) and self.plan.change.empty
+        """Nothing to commit: no file, no schema change, and no delete log to start recording."""
+        return (
+            not (self.data_files or self.delete_files or self.removed_files)
+            and self.plan.change.empty
+            and self.watermark.delete_log == self.plan.previous.delete_log
+        )
 
     def discard(self, catalog: Catalog) -> None:
         """Delete the staged files (a refused or abandoned sync); best effort, they are referenced by nothing."""
@@ -119,7 +141,11 @@ def prepare_sync(
     options: TableOptions,
     default_cursor: str | None,
 ) -> TableSync:
-    """Introspect, map types, plan the schema evolution and read the watermark; nothing is written.
+    """Introspect, map types, plan the schema evolution, read the watermark and choose how deletes are
+    found (creating the table's delete log when the source allows it); nothing is written to Iceberg.
+
+    Run it before the sync's snapshot is exported: a delete log created after it would miss the deletes
+    committed in between.
 
     Raises:
         ConfigError: the Iceberg table is missing, not loaded by cutover, or its load is incomplete;
@@ -155,7 +181,11 @@ def prepare_sync(
     if wanted is None and not options.sync.xmin_only and default_cursor in {c.name for c in source.columns}:
         wanted = default_cursor
     cursor = resolve_cursor(source, wanted)
-    return TableSync(source, mappings, identifier, change, cursor, options.sync.cursor_lag_seconds, previous)
+    if options.sync.deletes == "key-sets":
+        deletes = DeleteLogChoice(None, False, "key sets (configured)")
+    else:
+        deletes = choose_delete_log(conn, source, namespace, previous.delete_log)
+    return TableSync(source, mappings, identifier, change, cursor, options.sync.cursor_lag_seconds, previous, deletes)
 
 
 def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnapshot) -> StagedSync:
@@ -174,27 +204,38 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
     identity = KeyIdentity(plan.mappings, plan.source.primary_key)
     with imported_snapshot(dsn, snapshot.snapshot_id) as conn:
         rewrite = bool(plan.change.added) and _added_columns_hold_values(conn, plan, window, snapshot)
-        staged = StagedSync(
-            plan, schema, next_watermark(conn, plan.source, window, plan.cursor_type, snapshot, plan.lag_seconds)
-        )
+        watermark = next_watermark(conn, plan.source, window, plan.cursor_type, snapshot, plan.lag_seconds)
+        staged = StagedSync(plan, schema, replace(watermark, delete_log=plan.delete_log.name))
+        staged.deletes_found_by = plan.delete_log.reason
         sync_id = uuid.uuid4().hex[:12]
         duck = duck_connection() if identity.needs_duckdb else None
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cutover-sync-summary")
-        # The source's key summary scans the whole table inside PostgreSQL: let it run meanwhile.
-        summary = None if rewrite else pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
+        # While the changed rows stream in, other threads read the delete log (or, without one, have
+        # PostgreSQL summarize the whole key set) and read Iceberg's keys.
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cutover-sync")
+        from_log = not rewrite and plan.delete_log.trusted
+        logged = pool.submit(_logged_deletes, dsn, plan, snapshot, identity) if from_log else None
+        summary = None
+        if not rewrite and not from_log:
+            summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
+        iceberg = _IcebergKeys(pool, table, plan, identity)
         try:
+            if logged is None or logged.result().key_ids or logged.result().truncated:
+                iceberg.start()  # otherwise only once a changed row arrives: a quiet night reads nothing
             changed = _write_changed_rows(
-                dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck
+                dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck, iceberg.start
             )
-            files = live_files(table)
-            key_fields = file_key_columns(table, list(plan.source.primary_key))
-            file_ids = {f.path: identity.arrow(read_file_keys(table, f.data_file, key_fields), duck) for f in files}
-            if summary is None:  # a rewrite re-read every row: replace every file instead of deleting each row
+            files, file_ids = iceberg.result()
+            deleted = _take_logged(logged.result(), changed, staged) if logged is not None else None
+            if rewrite:  # a rewrite re-read every row: replace every file instead of deleting each row
                 staged.removed_files = [f.data_file for f in files]
                 staged.rows_replaced = sum(int(f.data_file.record_count) - len(f.deleted) for f in files)
-            else:
-                staged.delete_files = _remove_keys(conn, dsn, table, plan, snapshot, identity, files, file_ids, changed,
-                                                   summary.result(), staged, sync_id)  # fmt: skip
+            elif files:
+                if deleted is None:  # key sets: no delete log yet, or the log saw a truncate
+                    if summary is None:
+                        summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
+                    deleted = _compare_key_sets(conn, dsn, plan, snapshot, identity, files, file_ids, changed,
+                                                summary.result(), staged)  # fmt: skip
+                staged.delete_files = _remove_keys(table, files, file_ids, changed, deleted, staged, sync_id)
         except BaseException:
             staged.discard(catalog)
             raise
@@ -260,6 +301,7 @@ def _report(staged: StagedSync) -> TableSyncReport:
         rows_deleted=staged.rows_deleted,
         rows_replaced=staged.rows_replaced,
         keys_compared=staged.keys_compared,
+        deletes_found_by=staged.deletes_found_by,
         schema_changes=plan.change.describe(),
         watermark=staged.watermark.lower if plan.cursor else f"xmin {staged.watermark.xmin}",
         seconds=staged.seconds,
@@ -304,8 +346,10 @@ def _write_changed_rows(
     sync_id: str,
     rewrite: bool,
     duck: duckdb.DuckDBPyConnection | None,
+    on_first_rows: Callable[[], None],
 ) -> npt.NDArray[np.int64]:
-    """Stream the changed rows into data files; returns their sorted key ids."""
+    """Stream the changed rows into data files (calling ``on_first_rows`` when rows arrive); returns their
+    sorted key ids."""
     writer = DataFileWriter(
         table.io,
         f"{table.location()}/data",
@@ -320,6 +364,8 @@ def _write_changed_rows(
     ids: list[npt.NDArray[np.int64]] = []
     try:
         for record_batch in stream_batch(dsn, query.as_string(), snapshot.snapshot_id):
+            if record_batch.num_rows:
+                on_first_rows()
             converted, keys = converter.convert(record_batch)
             ids.append(identity.arrow(keys, duck))
             staged.rows_upserted += converted.num_rows
@@ -362,10 +408,61 @@ def _source_summary(dsn: str, snapshot_id: str, source: SourceTable, identity: K
         return source_summary(conn, source, identity)
 
 
-def _remove_keys(
+class _IcebergKeys:
+    """Iceberg's live files and their key ids, read by a pool thread once :meth:`start` is called."""
+
+    def __init__(self, pool: ThreadPoolExecutor, table: Table, plan: TableSync, identity: KeyIdentity) -> None:
+        self._pool, self._args = pool, (table, plan, identity)
+        self._future: Future[tuple[list[LiveFile], dict[str, npt.NDArray[np.int64]]]] | None = None
+
+    def start(self) -> None:
+        if self._future is None:
+            self._future = self._pool.submit(_iceberg_keys, *self._args)
+
+    def result(self) -> tuple[list[LiveFile], dict[str, npt.NDArray[np.int64]]]:
+        """The files and key ids; none when never started (nothing to merge)."""
+        return self._future.result() if self._future is not None else ([], {})
+
+
+def _iceberg_keys(
+    table: Table, plan: TableSync, identity: KeyIdentity
+) -> tuple[list[LiveFile], dict[str, npt.NDArray[np.int64]]]:
+    """The live data files and the key ids of every row in them (file order, deleted rows included)."""
+    files = live_files(table)
+    key_fields = file_key_columns(table, list(plan.source.primary_key))
+    duck = duck_connection() if identity.needs_duckdb else None  # a connection of this thread's own
+    try:
+        return files, {f.path: identity.arrow(read_file_keys(table, f.data_file, key_fields), duck) for f in files}
+    finally:
+        if duck is not None:
+            duck.close()
+
+
+def _logged_deletes(dsn: str, plan: TableSync, snapshot: SourceSnapshot, identity: KeyIdentity) -> LoggedDeletes:
+    """Prune what the last commit applied, then read the delete log inside the sync's snapshot."""
+    name = plan.delete_log.name
+    assert name is not None
+    with connect(dsn) as conn:
+        prune_delete_log(conn, name, plan.previous)
+    with imported_snapshot(dsn, snapshot.snapshot_id) as conn:
+        return read_deletes(conn, name, identity.pg("k"), plan.previous)
+
+
+def _take_logged(
+    logged: LoggedDeletes, changed: npt.NDArray[np.int64], staged: StagedSync
+) -> npt.NDArray[np.int64] | None:
+    """The deleted key ids from the log, less the ``changed`` ones (deleted, then inserted again); None
+    when the log saw a truncate (compare key sets instead)."""
+    if logged.truncated:
+        name = f"{LOG_SCHEMA}.{staged.plan.delete_log.name}"
+        staged.deletes_found_by = f"key sets (the table was truncated; the delete log {name} resumes after)"
+        return None
+    return np.setdiff1d(np.asarray(logged.key_ids, dtype=np.int64), changed)
+
+
+def _compare_key_sets(
     conn: psycopg.Connection,
     dsn: str,
-    table: Table,
     plan: TableSync,
     snapshot: SourceSnapshot,
     identity: KeyIdentity,
@@ -374,37 +471,68 @@ def _remove_keys(
     changed: npt.NDArray[np.int64],
     summary: tuple[int, int],
     staged: StagedSync,
+) -> npt.NDArray[np.int64]:
+    """The deleted key ids, by comparing the source's key set with Iceberg's plus the changed keys."""
+    live_ids, found = [], []
+    for live in files:
+        ids = file_ids[live.path]
+        alive = _alive(live, len(ids))
+        live_ids.append(ids[alive])
+        found.append(ids[alive & isin_sorted(ids, changed)])
+    inserted = np.setdiff1d(changed, np.concatenate(found) if found else np.empty(0, np.int64))
+    expected = np.concatenate([*live_ids, inserted])
+    scan = find_deleted(conn, dsn, snapshot.snapshot_id, plan.source, identity, expected, summary)
+    staged.keys_compared = scan.keys_fetched
+    return scan.deleted
+
+
+def _member_mask(ids: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which of a file's ``ids`` are among the sorted ``keys``.
+
+    Files written by key range hold ascending keys: then the few keys are looked up in the file
+    (m log n) rather than every row of the file in the keys (n log m).
+    """
+    if len(ids) > 1 and len(keys) * 8 < len(ids) and bool(np.all(ids[1:] > ids[:-1])):
+        at = np.searchsorted(ids, keys)
+        found = at[(at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == keys)]
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[found] = True
+        return mask
+    return isin_sorted(ids, keys)
+
+
+def _alive(live: LiveFile, rows: int) -> npt.NDArray[np.bool_]:
+    alive = np.ones(rows, dtype=bool)
+    alive[live.deleted[live.deleted < rows]] = False
+    return alive
+
+
+def _remove_keys(
+    table: Table,
+    files: list[LiveFile],
+    file_ids: dict[str, npt.NDArray[np.int64]],
+    changed: npt.NDArray[np.int64],
+    deleted: npt.NDArray[np.int64],
+    staged: StagedSync,
     sync_id: str,
 ) -> list[tuple[DataFile, str]]:
-    """Find the deleted keys, then write position deletes for them and for the old versions of ``changed``.
+    """Position deletes for the ``deleted`` keys and for the old versions of the ``changed`` ones.
 
     Membership tests are binary searches into the (small, sorted) changed and deleted key sets, so the
     Iceberg side never sorts its millions of keys.
     """
-    live_ids, hits, found = [], {}, []
-    for live in files:
-        ids = file_ids[live.path]
-        alive = np.ones(len(ids), dtype=bool)
-        alive[live.deleted[live.deleted < len(ids)]] = False
-        live_ids.append(ids[alive])
-        matched = np.flatnonzero(alive & isin_sorted(ids, changed))
-        hits[live.path] = matched
-        found.append(ids[matched])
-    inserted = np.setdiff1d(changed, np.concatenate(found) if found else np.empty(0, np.int64))
-    expected = np.concatenate([*live_ids, inserted])
-    scan = find_deleted(conn, dsn, snapshot.snapshot_id, plan.source, identity, expected, summary)
-    deleted = scan.deleted
-    staged.rows_deleted, staged.keys_compared = len(deleted), scan.keys_fetched
     properties = {**table.properties, "write.metadata.metrics.column.file_path": "full"}  # exact path bounds
     written: list[tuple[DataFile, str]] = []
+    removed = np.union1d(changed, deleted)  # one binary search per Iceberg key, not two
+    staged.rows_deleted = 0
     for live in files:
-        positions = hits[live.path]
-        if len(deleted):
-            ids = file_ids[live.path]
-            gone = np.flatnonzero(isin_sorted(ids, deleted))
-            if len(live.deleted):
-                gone = gone[~np.isin(gone, live.deleted)]
-            positions = np.union1d(positions, gone)
+        ids = file_ids[live.path]
+        hit = _member_mask(ids, removed)
+        if len(live.deleted):
+            hit &= _alive(live, len(ids))
+        positions = np.flatnonzero(hit)
+        if len(deleted) and len(positions):
+            staged.rows_deleted += int(isin_sorted(ids[positions], deleted).sum())
         if len(positions):
             delete_file = write_position_deletes(
                 table, live.path, positions.astype(np.int64), f"sync-{sync_id}", properties
