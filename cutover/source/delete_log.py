@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 LOG_SCHEMA = "cutover"
 TRUNCATIONS = "truncations"
 _ENABLED = ("O", "A")  # pg_trigger.tgenabled: enabled (origin), always
+_TRIGGERS = ("delete", "key_update", "truncate")
+"""Suffixes of a log's trigger names (``<log>_<suffix>``)."""
 LOCK_TIMEOUT_MS = 2_000
 """Creating or dropping a trigger waits for the table's open write transactions, and the application's
 new writes queue behind that wait: give up quickly rather than stall them."""
@@ -79,9 +81,7 @@ def choose_delete_log(
     """
     if table.partitioned:  # statement triggers on the parent miss a DELETE or TRUNCATE run on a partition
         return DeleteLogChoice(None, False, "key sets (a partitioned table: its partitions can be written directly)")
-    row = conn.execute("select current_database()").fetchone()
-    assert row is not None
-    family = log_family(row[0], table, namespace)
+    family = _family_of(conn, table, namespace)
     installed = _installed(conn, family)
     intact = [n for n in installed if _intact(conn, table, n)]
     if recorded in intact:
@@ -126,30 +126,33 @@ def read_deletes(conn: psycopg.Connection, name: str, key_id: sql.Composable, pr
     )
 
 
-def prune_delete_log(conn: psycopg.Connection, name: str, applied: Watermark) -> int:
+def prune_delete_log(conn: psycopg.Connection, name: str, applied: Watermark) -> None:
     """Remove the log rows of transactions older than ``applied``'s horizon: a committed watermark, so its
-    snapshot saw them and they are in Iceberg. Returns the rows removed."""
-    removed = conn.execute(
+    snapshot saw them and they are in Iceberg."""
+    conn.execute(
         sql.SQL("delete from {} where xid < %s::text::xid8").format(sql.Identifier(LOG_SCHEMA, name)),
         (applied.xmin,),
-    ).rowcount
+    )
     conn.execute(
         sql.SQL("delete from {} where log = %s and xid < %s::text::xid8").format(
             sql.Identifier(LOG_SCHEMA, TRUNCATIONS)
         ),
         (name, applied.xmin),
     )
-    return max(removed, 0)
 
 
 def drop_delete_logs(conn: psycopg.Connection, table: SourceTable, namespace: str) -> list[str]:
     """Drop the table's delete logs: triggers, functions and log tables (the migration is over)."""
-    row = conn.execute("select current_database()").fetchone()
-    assert row is not None
-    names = _installed(conn, log_family(row[0], table, namespace))
+    names = _installed(conn, _family_of(conn, table, namespace))
     for name in names:
         _drop(conn, table, name)
     return names
+
+
+def _family_of(conn: psycopg.Connection, table: SourceTable, namespace: str) -> str:
+    row = conn.execute("select current_database()").fetchone()
+    assert row is not None
+    return log_family(row[0], table, namespace)
 
 
 def _installed(conn: psycopg.Connection, family: str) -> list[str]:
@@ -162,12 +165,12 @@ def _installed(conn: psycopg.Connection, family: str) -> list[str]:
 
 
 def _intact(conn: psycopg.Connection, table: SourceTable, name: str) -> bool:
-    """All three triggers of log ``name`` are on the table and enabled (always)."""
+    """Every trigger of log ``name`` is on the table and enabled."""
     rows = conn.execute(
         "select tgname, tgenabled from pg_trigger where tgrelid = %s and tgname like %s",
         (table.oid, name + "\\_%"),
     ).fetchall()
-    return len(rows) == 3 and all(enabled in _ENABLED for _, enabled in rows)
+    return {t for t, _ in rows} == {f"{name}_{kind}" for kind in _TRIGGERS} and all(e in _ENABLED for _, e in rows)
 
 
 def _install(conn: psycopg.Connection, table: SourceTable, name: str) -> str | None:
@@ -224,7 +227,7 @@ def _install(conn: psycopg.Connection, table: SourceTable, name: str) -> str | N
         ),
         *(
             sql.SQL("alter table {s} enable always trigger {t}").format(s=source, t=sql.Identifier(f"{name}_{kind}"))
-            for kind in ("delete", "key_update", "truncate")
+            for kind in _TRIGGERS
         ),
     ]
     try:
@@ -247,7 +250,7 @@ def _drop(conn: psycopg.Connection, table: SourceTable, name: str) -> None:
     try:
         with conn.transaction():
             conn.execute(_LOCK_TIMEOUT)
-            for kind in ("delete", "key_update", "truncate"):
+            for kind in _TRIGGERS:
                 conn.execute(
                     sql.SQL("drop trigger if exists {} on {}").format(sql.Identifier(f"{name}_{kind}"), source)
                 )

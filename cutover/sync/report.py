@@ -31,7 +31,7 @@ class TableSyncReport:
     keys_compared: int = 0
     """Source keys brought over to find the deletes (0 when the key-set summaries agreed)."""
     deletes_found_by: str = ""
-    """``WAL (<slot>)``, or ``key sets (<why>)``."""
+    """``delete log (<log table>)``, or ``key sets (<why>)``."""
     schema_changes: list[str] = field(default_factory=list)
     snapshot_id: int | None = None
     watermark: str | None = None

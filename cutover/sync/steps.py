@@ -10,7 +10,6 @@ deletes and the watermark.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -65,8 +64,6 @@ from cutover.validation.rowhash import KeyIdentity, duck_connection, isin_sorted
 
 if TYPE_CHECKING:
     import duckdb
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -219,7 +216,8 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
             summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
         iceberg = _IcebergKeys(pool, table, plan, identity)
         try:
-            if logged is None or logged.result().key_ids or logged.result().truncated:
+            quiet = logged is not None and not logged.result().key_ids and not logged.result().truncated
+            if not quiet:
                 iceberg.start()  # otherwise only once a changed row arrives: a quiet night reads nothing
             changed = _write_changed_rows(
                 dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck, iceberg.start
@@ -486,21 +484,6 @@ def _compare_key_sets(
     return scan.deleted
 
 
-def _member_mask(ids: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which of a file's ``ids`` are among the sorted ``keys``.
-
-    Files written by key range hold ascending keys: then the few keys are looked up in the file
-    (m log n) rather than every row of the file in the keys (n log m).
-    """
-    if len(ids) > 1 and len(keys) * 8 < len(ids) and bool(np.all(ids[1:] > ids[:-1])):
-        at = np.searchsorted(ids, keys)
-        found = at[(at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == keys)]
-        mask = np.zeros(len(ids), dtype=bool)
-        mask[found] = True
-        return mask
-    return isin_sorted(ids, keys)
-
-
 def _alive(live: LiveFile, rows: int) -> npt.NDArray[np.bool_]:
     alive = np.ones(rows, dtype=bool)
     alive[live.deleted[live.deleted < rows]] = False
@@ -527,7 +510,7 @@ def _remove_keys(
     staged.rows_deleted = 0
     for live in files:
         ids = file_ids[live.path]
-        hit = _member_mask(ids, removed)
+        hit = isin_sorted(ids, removed)
         if len(live.deleted):
             hit &= _alive(live, len(ids))
         positions = np.flatnonzero(hit)

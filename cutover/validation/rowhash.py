@@ -407,9 +407,18 @@ class KeyIdentity:
 
 def isin_sorted(values: npt.NDArray[np.int64], sorted_set: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """``np.isin`` against a sorted unique array by binary search: ``values`` (millions of key ids) need
-    no sort, which is what makes key-set work over a whole table cheap."""
+    no sort, which is what makes key-set work over a whole table cheap.
+
+    When ``values`` happen to ascend (a data file written by key range) and the set is much smaller, the
+    set's keys are looked up in ``values`` instead (m log n rather than n log m)."""
     if not len(sorted_set):
         return np.zeros(len(values), dtype=bool)
+    if len(sorted_set) * 8 < len(values) and bool(np.all(values[1:] > values[:-1])):
+        at = np.searchsorted(values, sorted_set)
+        found = at[(at < len(values)) & (values[np.minimum(at, len(values) - 1)] == sorted_set)]
+        mask = np.zeros(len(values), dtype=bool)
+        mask[found] = True
+        return mask
     index = np.searchsorted(sorted_set, values)
     index[index == len(sorted_set)] = 0
     return sorted_set[index] == values

@@ -220,9 +220,9 @@ def _cli(dsn: str, catalog: CatalogConfig) -> list[str]:
 def test_a_sync_killed_mid_commit_reruns_to_an_exact_copy(
     orders: CatalogConfig, source: psycopg.Connection, source_dsn: str, point: str, nth: int, log_started: bool
 ) -> None:
-    """Deletes from the WAL (the delete log recorded by an earlier sync), or by key sets (the first sync).
+    """Deletes from the delete log (recorded by an earlier sync), or by key sets (the first sync).
 
-    Killed after the commit, the delete log was not confirmed: the rerun reads the same deletes again."""
+    Killed after the commit, the rerun reads the same log rows again; the committed watermark saw them."""
     if log_started:
         assert sync_table(source_dsn, orders).deletes_found_by.startswith("key sets (once")
     source.execute("update orders set amount = amount * 2, updated_at = now() where id % 100 = 1")

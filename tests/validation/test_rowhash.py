@@ -16,7 +16,7 @@ from cutover.config import CatalogConfig, TableOptions, TableOptionsFile
 from cutover.lake.catalog import open_catalog
 from cutover.lake.types import ColumnMapping, map_column, map_table
 from cutover.source.introspect import SourceColumn, SourceTable, introspect_table
-from cutover.validation.rowhash import RowHasher
+from cutover.validation.rowhash import RowHasher, isin_sorted
 from tests.helpers import migrate, write_options
 
 WIDE = """
@@ -112,3 +112,16 @@ def test_text_form_columns_need_duckdb(kind_type: str) -> None:
     assert hasher.needs_duckdb
     with pytest.raises(ValueError, match="DuckDB"):
         hasher.arrow_column_hashes(pa.RecordBatch.from_pydict({"v": pa.array([None], pa.binary())}))
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_isin_sorted_matches_numpy_for_ascending_and_shuffled_values(ascending: bool) -> None:
+    """Ascending values with a small set take the lookup-in-values path; both must agree with np.isin."""
+    rng = np.random.default_rng(7)
+    values = np.unique(rng.integers(-(10**12), 10**12, 50_000))
+    if not ascending:
+        rng.shuffle(values)
+    keys = np.unique(np.concatenate([rng.choice(values, 300), rng.integers(-(10**12), 10**12, 300)]))
+    expected = np.isin(values, keys)
+    assert expected.sum() >= 250  # the values picked as keys (a few picked twice)
+    assert np.array_equal(isin_sorted(values, keys), expected)
