@@ -9,7 +9,7 @@ commits them with the new row versions through a snapshot producer that adds a *
 
 Note:
     Built on pyiceberg internals (``_OverwriteFiles``, ``ManifestWriterV2``), pinned by ``pyiceberg<0.13``
-    and exercised end to end by ``tests/lake/test_row_delta.py`` (pyiceberg reads the result back).
+    and exercised end to end by the sync tests (``tests/sync``: pyiceberg reads the result back).
     One writer per table is assumed (the sync's concurrency limit); a concurrent commit that removed a
     data file our deletes point at makes the commit fail with a retryable conflict instead of landing.
 """
@@ -61,10 +61,28 @@ class LiveFile:
 
     data_file: DataFile
     deleted: npt.NDArray[np.int64]
+    delete_files: tuple[DataFile, ...] = ()
+    """The delete files that apply to it (their positions are ``deleted``)."""
 
     @property
     def path(self) -> str:
         return str(self.data_file.file_path)
+
+    @property
+    def replaceable_deletes(self) -> bool:
+        """Whether every delete file applying to it is a position-delete file for this data file alone, so a
+        new file holding their positions and the new ones can replace them (one delete file per data file,
+        however many nights touched it). Files another writer made for several data files stay."""
+        return bool(self.delete_files) and all(_targets_only(f, self.path) for f in self.delete_files)
+
+
+def _targets_only(delete_file: DataFile, data_path: str) -> bool:
+    if delete_file.content != DataFileContent.POSITION_DELETES:
+        return False
+    field_id = POSITION_DELETE_SCHEMA.find_field("file_path").field_id
+    target = data_path.encode()
+    lower, upper = (delete_file.lower_bounds or {}).get(field_id), (delete_file.upper_bounds or {}).get(field_id)
+    return lower == target and upper == target
 
 
 def live_files(table: Table) -> list[LiveFile]:
@@ -77,7 +95,7 @@ def live_files(table: Table) -> list[LiveFile]:
     for task in tasks:
         chunks = deletes.get(task.file.file_path, [])
         deleted = np.unique(np.concatenate([c.to_numpy() for c in chunks])) if chunks else np.empty(0, np.int64)
-        out.append(LiveFile(task.file, deleted.astype(np.int64, copy=False)))
+        out.append(LiveFile(task.file, deleted.astype(np.int64, copy=False), tuple(task.delete_files)))
     return out
 
 
@@ -114,9 +132,15 @@ def write_position_deletes(
     """One position-delete file for one data file (so readers can match it to that file by path)."""
     location = f"{table.location().rstrip('/')}/data/{prefix}-{uuid.uuid4().hex[:12]}-deletes.parquet"
     arrow = schema_to_pyarrow(POSITION_DELETE_SCHEMA)
+    # The one path as a dictionary column: Parquet stores it dictionary-encoded either way, and this spares
+    # hashing a copy of the path per position (a data file's delete file holds all its deleted positions).
+    path_field = arrow.field("file_path")
+    paths = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(len(positions), np.int32)), pa.array([data_path], path_field.type)
+    )
     rows = pa.Table.from_arrays(
-        [pa.array([data_path] * len(positions), pa.large_string()), pa.array(np.sort(positions), pa.int64())],
-        schema=arrow,
+        [paths, pa.array(np.sort(positions))],
+        schema=pa.schema([path_field.with_type(paths.type), arrow.field("pos")]),
     )
     writer = ParquetFormatWriter(table.io.new_output(location), POSITION_DELETE_SCHEMA, properties)
     writer.write(rows)
@@ -157,6 +181,8 @@ class RowDelta(_OverwriteFiles):
             Operation.OVERWRITE, transaction, transaction._table.io, snapshot_properties=snapshot_properties
         )
         self._added_delete_files: list[DataFile] = []
+        self._removed_delete_files: set[str] = set()
+        self._removed_delete_entries: list[ManifestEntry] = []
         self._referenced: set[str] = set()
 
     def add_delete_file(self, delete_file: DataFile, data_path: str) -> RowDelta:
@@ -164,33 +190,77 @@ class RowDelta(_OverwriteFiles):
         self._referenced.add(data_path)
         return self
 
+    def remove_delete_file(self, delete_file: DataFile) -> RowDelta:
+        """Drop a delete file (replaced by an added one holding its positions, or its data file is gone)."""
+        self._removed_delete_files.add(str(delete_file.file_path))
+        return self
+
     def _manifests(self) -> list[ManifestFile]:
-        manifests = super()._manifests()
-        if not self._added_delete_files:
+        manifests = super()._manifests()  # runs _existing_manifests: the removed delete entries are known after
+        if not (self._added_delete_files or self._removed_delete_entries):
             return manifests
-        writer = _DeleteManifestWriter(
-            self._transaction.table_metadata.spec(),
-            self.schema(),
-            self.new_manifest_output(),
-            self._snapshot_id,
-            self._compression,
-        )
-        with writer:
+        with self._delete_manifest_writer(self._transaction.table_metadata.spec().spec_id) as writer:
             for delete_file in self._added_delete_files:
                 writer.add_entry(
                     ManifestEntry.from_args(
                         status=ManifestEntryStatus.ADDED, snapshot_id=self._snapshot_id, data_file=delete_file
                     )
                 )
+            for entry in self._removed_delete_entries:
+                writer.add_entry(_entry(ManifestEntryStatus.DELETED, self._snapshot_id, entry))
         return [*manifests, writer.to_manifest_file()]
 
+    def _delete_manifest_writer(self, spec_id: int) -> _DeleteManifestWriter:
+        return _DeleteManifestWriter(
+            self.spec(spec_id), self.schema(), self.new_manifest_output(), self._snapshot_id, self._compression
+        )
+
+    def _existing_manifests(self) -> list[ManifestFile]:
+        """The parent's manifests, less the removed files.
+
+        pyiceberg's overwrite reads every entry of every manifest to find removed data files; a nightly
+        sync removes none, so data manifests are kept unread then (each night adds manifests: that read
+        would grow with the table's history). Delete manifests are read only when delete files are removed,
+        and rewritten as delete manifests (pyiceberg's rewrite knows data manifests only).
+        """
+        if self._deleted_data_files:
+            manifests = super()._existing_manifests()  # rewrites data manifests; delete manifests pass through
+        else:
+            snapshot = self._transaction.table_metadata.snapshot_by_name(name=self._target_branch or "main")
+            manifests = snapshot.manifests(io=self._io) if snapshot is not None else []
+        if not self._removed_delete_files:
+            return manifests
+        kept = [m for m in manifests if m.content != ManifestContent.DELETES]
+        for manifest in (m for m in manifests if m.content == ManifestContent.DELETES):
+            entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+            staying = [e for e in entries if str(e.data_file.file_path) not in self._removed_delete_files]
+            self._removed_delete_entries += [
+                e for e in entries if str(e.data_file.file_path) in self._removed_delete_files
+            ]
+            if len(staying) == len(entries):
+                kept.append(manifest)
+            elif staying:
+                with self._delete_manifest_writer(manifest.partition_spec_id) as writer:
+                    for entry in staying:
+                        writer.add_entry(_entry(ManifestEntryStatus.EXISTING, entry.snapshot_id, entry))
+                kept.append(writer.to_manifest_file())
+        found = {str(e.data_file.file_path) for e in self._removed_delete_entries}
+        if missing := sorted(self._removed_delete_files - found):
+            raise ValidationException(f"delete files changed concurrently: {missing[:3]}")
+        return kept
+
+    def _deleted_entries(self) -> list[ManifestEntry]:
+        return super()._deleted_entries() if self._deleted_data_files else []
+
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Any:
-        added = self._added_data_files
-        self._added_data_files = [*added, *self._added_delete_files]  # the summary counts delete files too
+        added, deleted = self._added_data_files, self._deleted_data_files
+        # The summary counts delete files too, added and removed.
+        self._added_data_files = [*added, *self._added_delete_files]
+        self._deleted_data_files = {*deleted, *(e.data_file for e in self._removed_delete_entries)}
         try:
             return super()._summary(snapshot_properties or {})
         finally:
-            self._added_data_files = added
+            self._added_data_files, self._deleted_data_files = added, deleted
 
     def _validate_concurrency(self) -> None:
         """Refuse to land when a concurrent commit removed a data file our deletes point at."""
@@ -210,16 +280,28 @@ class RowDelta(_OverwriteFiles):
             raise ValidationException(f"data files changed concurrently: {gone[:3]}")
 
 
+def _entry(status: ManifestEntryStatus, snapshot_id: int | None, entry: ManifestEntry) -> ManifestEntry:
+    """``entry`` again with a new status (keeping its sequence numbers, as the spec requires)."""
+    return ManifestEntry.from_args(
+        status=status,
+        snapshot_id=snapshot_id,
+        sequence_number=entry.sequence_number,
+        file_sequence_number=entry.file_sequence_number,
+        data_file=entry.data_file,
+    )
+
+
 def commit_row_delta(
     transaction: Transaction,
     *,
     data_files: list[DataFile],
     delete_files: list[tuple[DataFile, str]],
     removed_files: list[DataFile] | None = None,
+    removed_delete_files: list[DataFile] | None = None,
     properties: dict[str, str],
 ) -> int | None:
-    """Commit new data files, position deletes (with the data file each targets) and removed files;
-    returns the new snapshot's id.
+    """Commit new data files, position deletes (with the data file each targets), removed data files and
+    removed delete files (replaced by new ones, or of removed data files); returns the new snapshot's id.
 
     The transaction may carry a schema change made before; everything lands in one snapshot.
 
@@ -233,6 +315,8 @@ def commit_row_delta(
         producer.add_delete_file(delete_file, target)
     for removed in removed_files or []:
         producer.delete_data_file(removed)
+    for replaced in removed_delete_files or []:
+        producer.remove_delete_file(replaced)
     try:
         producer.commit()
         table = transaction.commit_transaction()

@@ -21,6 +21,7 @@ from cutover.source.planning import Batch
 
 CHECK_COLUMN_PREFIX = "__cutover_check_"
 ADBC_BATCH_BYTES = 16 * 1024 * 1024
+"""Arrow bytes per record batch of a bulk read (fewer, larger batches convert fastest)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,11 @@ def select_list(columns: list[SelectColumn]) -> sql.Composable:
     return sql.SQL(", ").join(sql.SQL("{} as {}").format(col.expression, sql.Identifier(col.name)) for col in columns)
 
 
-def stream_batch(dsn: str, query: str, snapshot_id: str | None) -> Iterator[pa.RecordBatch]:
-    """Run ``query`` (already rendered) inside the exported snapshot and yield Arrow record batches.
+def stream_batch(
+    dsn: str, query: str, snapshot_id: str | None, batch_bytes: int = ADBC_BATCH_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """Run ``query`` (already rendered) inside the exported snapshot and yield Arrow record batches of
+    about ``batch_bytes``.
 
     Raises:
         SourceConnectionError: the connection failed or was terminated (worth a retry).
@@ -80,7 +84,7 @@ def stream_batch(dsn: str, query: str, snapshot_id: str | None) -> Iterator[pa.R
             if snapshot_id is not None:
                 cur.execute("begin isolation level repeatable read read only")
                 cur.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)).as_string())
-            cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(ADBC_BATCH_BYTES)})
+            cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
             cur.execute(query)
             reader = cur.fetch_record_batch()
             yield from reader

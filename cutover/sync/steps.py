@@ -10,6 +10,7 @@ deletes and the watermark.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -66,6 +67,11 @@ if TYPE_CHECKING:
     import duckdb
 
 
+CHANGES_BATCH_BYTES = 1024 * 1024
+"""Arrow bytes per batch of changed rows: small, so the first batch (which starts the read of Iceberg's
+keys) arrives early in the read and conversion keeps pace with PostgreSQL."""
+
+
 @dataclass
 class TableSync:
     """What the sync of one table needs; built by :func:`prepare_sync`."""
@@ -103,6 +109,8 @@ class StagedSync:
     data_files: list[DataFile] = field(default_factory=list)
     delete_files: list[tuple[DataFile, str]] = field(default_factory=list)
     removed_files: list[DataFile] = field(default_factory=list)
+    removed_delete_files: list[DataFile] = field(default_factory=list)
+    """Delete files replaced by new ones (that hold their positions too), or of removed data files."""
     rows_upserted: int = 0
     rows_deleted: int = 0
     rows_replaced: int = 0
@@ -115,7 +123,7 @@ class StagedSync:
     def empty(self) -> bool:
         """Nothing to commit: no file, no schema change, and no delete log to start recording."""
         return (
-            not (self.data_files or self.delete_files or self.removed_files)
+            not (self.data_files or self.delete_files or self.removed_files or self.removed_delete_files)
             and self.plan.change.empty
             and self.watermark.delete_log == self.plan.previous.delete_log
         )
@@ -207,25 +215,29 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
         sync_id = uuid.uuid4().hex[:12]
         duck = duck_connection() if identity.needs_duckdb else None
         # While the changed rows stream in, other threads read the delete log (or, without one, have
-        # PostgreSQL summarize the whole key set) and read Iceberg's keys.
-        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cutover-sync")
-        from_log = not rewrite and plan.delete_log.trusted
-        logged = pool.submit(_logged_deletes, dsn, plan, snapshot, identity) if from_log else None
-        summary = None
-        if not rewrite and not from_log:
-            summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
+        # PostgreSQL summarize the whole key set) and read Iceberg's keys; after, one finishes the data
+        # files while the position deletes are written.
+        pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="cutover-sync")
         iceberg = _IcebergKeys(pool, table, plan, identity)
+        from_log = not rewrite and plan.delete_log.trusted
+        logged = pool.submit(_logged_deletes, dsn, plan, snapshot, identity, iceberg) if from_log else None
+        summary = None
+        if not from_log:  # a rewrite replaces every file; key sets compare them all
+            iceberg.start()
+            if not rewrite:
+                summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
+        writer: DataFileWriter | None = None
         try:
-            quiet = logged is not None and not logged.result().key_ids and not logged.result().truncated
-            if not quiet:
-                iceberg.start()  # otherwise only once a changed row arrives: a quiet night reads nothing
-            changed = _write_changed_rows(
+            # A quiet night reads no Iceberg file: the keys are read once the log or a changed row needs them.
+            changed, writer = _write_changed_rows(
                 dsn, table, plan, schema, window, snapshot, identity, staged, sync_id, rewrite, duck, iceberg.start
             )
-            files, file_ids = iceberg.result()
+            closing = pool.submit(writer.close)
             deleted = _take_logged(logged.result(), changed, staged) if logged is not None else None
+            files, file_ids = iceberg.result()
             if rewrite:  # a rewrite re-read every row: replace every file instead of deleting each row
                 staged.removed_files = [f.data_file for f in files]
+                staged.removed_delete_files = [d for f in files if f.replaceable_deletes for d in f.delete_files]
                 staged.rows_replaced = sum(int(f.data_file.record_count) - len(f.deleted) for f in files)
             elif files:
                 if deleted is None:  # key sets: no delete log yet, or the log saw a truncate
@@ -234,7 +246,11 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
                     deleted = _compare_key_sets(conn, dsn, plan, snapshot, identity, files, file_ids, changed,
                                                 summary.result(), staged)  # fmt: skip
                 staged.delete_files = _remove_keys(table, files, file_ids, changed, deleted, staged, sync_id)
+            staged.data_files = closing.result()
         except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # no file is still being written
+            if writer is not None:
+                writer.abort()
             staged.discard(catalog)
             raise
         finally:
@@ -277,6 +293,7 @@ def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) 
             data_files=staged.data_files,
             delete_files=staged.delete_files,
             removed_files=staged.removed_files,
+            removed_delete_files=staged.removed_delete_files,
             properties=properties,
         )
     except CommitConflictError:
@@ -345,9 +362,10 @@ def _write_changed_rows(
     rewrite: bool,
     duck: duckdb.DuckDBPyConnection | None,
     on_first_rows: Callable[[], None],
-) -> npt.NDArray[np.int64]:
+) -> tuple[npt.NDArray[np.int64], DataFileWriter]:
     """Stream the changed rows into data files (calling ``on_first_rows`` when rows arrive); returns their
-    sorted key ids."""
+    sorted key ids and the writer, still to be closed (closing encodes the last row group, which can run
+    alongside the position deletes)."""
     writer = DataFileWriter(
         table.io,
         f"{table.location()}/data",
@@ -361,18 +379,17 @@ def _write_changed_rows(
     query = changes_query(plan.source, select_list(select_columns(plan.mappings)), predicate)
     ids: list[npt.NDArray[np.int64]] = []
     try:
-        for record_batch in stream_batch(dsn, query.as_string(), snapshot.snapshot_id):
+        for record_batch in stream_batch(dsn, query.as_string(), snapshot.snapshot_id, CHANGES_BATCH_BYTES):
             if record_batch.num_rows:
                 on_first_rows()
             converted, keys = converter.convert(record_batch)
             ids.append(identity.arrow(keys, duck))
             staged.rows_upserted += converted.num_rows
             writer.write(converted)
-        staged.data_files = writer.close()
     except BaseException:
         writer.abort()
         raise
-    return np.unique(np.concatenate(ids)) if ids else np.empty(0, np.int64)
+    return (np.unique(np.concatenate(ids)) if ids else np.empty(0, np.int64)), writer
 
 
 class _FileConverter:
@@ -412,14 +429,18 @@ class _IcebergKeys:
     def __init__(self, pool: ThreadPoolExecutor, table: Table, plan: TableSync, identity: KeyIdentity) -> None:
         self._pool, self._args = pool, (table, plan, identity)
         self._future: Future[tuple[list[LiveFile], dict[str, npt.NDArray[np.int64]]]] | None = None
+        self._lock = threading.Lock()  # started by the stream (main thread) or by the delete-log reader
 
     def start(self) -> None:
-        if self._future is None:
-            self._future = self._pool.submit(_iceberg_keys, *self._args)
+        with self._lock:
+            if self._future is None:
+                self._future = self._pool.submit(_iceberg_keys, *self._args)
 
     def result(self) -> tuple[list[LiveFile], dict[str, npt.NDArray[np.int64]]]:
         """The files and key ids; none when never started (nothing to merge)."""
-        return self._future.result() if self._future is not None else ([], {})
+        with self._lock:
+            future = self._future
+        return future.result() if future is not None else ([], {})
 
 
 def _iceberg_keys(
@@ -436,14 +457,20 @@ def _iceberg_keys(
             duck.close()
 
 
-def _logged_deletes(dsn: str, plan: TableSync, snapshot: SourceSnapshot, identity: KeyIdentity) -> LoggedDeletes:
-    """Prune what the last commit applied, then read the delete log inside the sync's snapshot."""
+def _logged_deletes(
+    dsn: str, plan: TableSync, snapshot: SourceSnapshot, identity: KeyIdentity, iceberg: _IcebergKeys
+) -> LoggedDeletes:
+    """Prune what the last commit applied, then read the delete log inside the sync's snapshot (and start
+    reading Iceberg's keys when it holds deletes)."""
     name = plan.delete_log.name
     assert name is not None
     with connect(dsn) as conn:
         prune_delete_log(conn, name, plan.previous)
     with imported_snapshot(dsn, snapshot.snapshot_id) as conn:
-        return read_deletes(conn, name, identity.pg("k"), plan.previous)
+        logged = read_deletes(conn, name, identity.pg("k"), plan.previous)
+    if logged.key_ids or logged.truncated:
+        iceberg.start()
+    return logged
 
 
 def _take_logged(
@@ -501,25 +528,31 @@ def _remove_keys(
 ) -> list[tuple[DataFile, str]]:
     """Position deletes for the ``deleted`` keys and for the old versions of the ``changed`` ones.
 
-    Membership tests are binary searches into the (small, sorted) changed and deleted key sets, so the
-    Iceberg side never sorts its millions of keys.
+    A touched data file gets one new delete file that also holds the positions of the delete files it
+    replaces (listed in ``staged.removed_delete_files``), so readers open one delete file per data file
+    however many nights changed it. Membership tests are binary searches into the (small, sorted) changed
+    and deleted key sets, so the Iceberg side never sorts its millions of keys.
     """
     properties = {**table.properties, "write.metadata.metrics.column.file_path": "full"}  # exact path bounds
     written: list[tuple[DataFile, str]] = []
     removed = np.union1d(changed, deleted)  # one binary search per Iceberg key, not two
-    staged.rows_deleted = 0
+    staged.rows_deleted = staged.rows_replaced = 0
     for live in files:
         ids = file_ids[live.path]
         hit = isin_sorted(ids, removed)
         if len(live.deleted):
             hit &= _alive(live, len(ids))
         positions = np.flatnonzero(hit)
-        if len(deleted) and len(positions):
-            staged.rows_deleted += int(isin_sorted(ids[positions], deleted).sum())
-        if len(positions):
-            delete_file = write_position_deletes(
-                table, live.path, positions.astype(np.int64), f"sync-{sync_id}", properties
-            )
-            written.append((delete_file, live.path))
-    staged.rows_replaced = sum(int(f.record_count) for f, _ in written) - staged.rows_deleted
+        if not len(positions):
+            continue
+        gone = int(isin_sorted(ids[positions], deleted).sum()) if len(deleted) else 0
+        staged.rows_deleted += gone
+        staged.rows_replaced += len(positions) - gone
+        if live.replaceable_deletes:
+            positions = np.concatenate([positions, live.deleted[live.deleted < len(ids)]])  # disjoint: hit is alive
+            staged.removed_delete_files += live.delete_files
+        delete_file = write_position_deletes(
+            table, live.path, positions.astype(np.int64), f"sync-{sync_id}", properties
+        )
+        written.append((delete_file, live.path))
     return written

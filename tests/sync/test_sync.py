@@ -9,11 +9,16 @@ import threading
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from pyiceberg.io.pyarrow import ParquetFormatWriter, schema_to_pyarrow
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.typedef import Record
 
 from cutover.config import CatalogConfig
 from cutover.lake.catalog import open_catalog
+from cutover.lake.row_delta import POSITION_DELETE_SCHEMA, commit_row_delta
 from tests.helpers import migrate, read_iceberg, write_options
 from tests.sync.helpers import assert_exact, snapshot_ids, sync_table
 
@@ -240,3 +245,71 @@ def test_a_sync_killed_mid_commit_reruns_to_an_exact_copy(
     expected = "unchanged" if point == "commit-after" else "synced"
     assert f"lake.orders: {expected}" in rerun.stderr
     assert_exact(source_dsn, orders)
+
+
+def _delete_files_per_data_file(catalog: CatalogConfig) -> dict[str, int]:
+    table = open_catalog(catalog).load_table(("lake", "orders"))
+    return {str(t.file.file_path): len(t.delete_files) for t in table.scan().plan_files()}
+
+
+def test_each_data_file_keeps_one_delete_file_however_many_nights_change_it(
+    orders: CatalogConfig, source: psycopg.Connection, source_dsn: str
+) -> None:
+    removed = 0
+    for night in range(3):  # every night touches each of the 4 data files of the load
+        source.execute(f"update orders set qty = {night}, updated_at = now() where id % 500 = {night}")
+        source.execute(f"delete from orders where id % 500 = {night + 250}")
+        result = sync_table(source_dsn, orders)
+        assert (result.status, result.rows_replaced, result.rows_deleted) == ("synced", 40, 40)
+        removed += 80
+        assert_exact(source_dsn, orders)
+        per_file = _delete_files_per_data_file(orders)
+        assert sorted(per_file.values()) == [0] * (night + 1) + [1] * 4  # one new data file per night
+        summary = open_catalog(orders).load_table(("lake", "orders")).current_snapshot().summary  # type: ignore[union-attr]
+        assert (summary["total-delete-files"], summary["total-position-deletes"]) == ("4", str(removed))
+    assert summary["removed-delete-files"] == "4"  # the last night replaced the 4 files of the night before
+
+
+def test_a_delete_file_shared_by_several_data_files_is_kept(
+    orders: CatalogConfig, source: psycopg.Connection, source_dsn: str
+) -> None:
+    """Another writer's position-delete file naming two data files cannot be replaced by a file for one."""
+    table = open_catalog(orders).load_table(("lake", "orders"))
+    first, second = sorted(str(t.file.file_path) for t in table.scan().plan_files())[:2]
+    rows = pa.table({"file_path": [first, second], "pos": [0, 0]})
+    location = f"{table.location()}/data/other-writer-deletes.parquet"
+    writer = ParquetFormatWriter(table.io.new_output(location), POSITION_DELETE_SCHEMA, table.properties)
+    writer.write(rows.cast(schema_to_pyarrow(POSITION_DELETE_SCHEMA)))
+    shared = DataFile.from_args(
+        content=DataFileContent.POSITION_DELETES, file_path=location, file_format=FileFormat.PARQUET,
+        partition=Record(), file_size_in_bytes=len(table.io.new_input(location)), sort_order_id=None, spec_id=0,
+        equality_ids=None, key_metadata=None, **writer.close().to_serialized_dict(),
+    )  # fmt: skip
+    commit_row_delta(table.transaction(), data_files=[], delete_files=[(shared, first)], properties={})
+    visible = [r["id"] for r in read_iceberg(orders, "orders").to_pylist()]
+    source.execute("delete from orders where id not in (select unnest(%s::bigint[]))", (visible,))  # the source agrees
+
+    source.execute("update orders set qty = 1, updated_at = now() where id % 500 = 9")
+    assert sync_table(source_dsn, orders).status == "synced"
+    assert_exact(source_dsn, orders)
+    per_file = _delete_files_per_data_file(orders)
+    assert (per_file[first], per_file[second]) == (2, 2)  # the shared file, and one of the sync's own
+    files = open_catalog(orders).load_table(("lake", "orders")).scan().plan_files()
+    assert all(
+        location in {str(d.file_path) for d in t.delete_files}
+        for t in files
+        if str(t.file.file_path) in (first, second)
+    )
+
+
+def test_a_rewrite_drops_the_delete_files_of_the_files_it_replaces(
+    orders: CatalogConfig, source: psycopg.Connection, source_dsn: str
+) -> None:
+    source.execute("delete from orders where id % 100 = 1")
+    assert sync_table(source_dsn, orders).rows_deleted == 200
+    source.execute("alter table orders add column region text not null default 'eu'")
+    assert sync_table(source_dsn, orders).status == "synced"
+    assert_exact(source_dsn, orders)
+    assert set(_delete_files_per_data_file(orders).values()) == {0}
+    summary = open_catalog(orders).load_table(("lake", "orders")).current_snapshot().summary  # type: ignore[union-attr]
+    assert (summary["total-delete-files"], summary["removed-delete-files"]) == ("0", "4")
