@@ -233,10 +233,10 @@ class RowDelta(_OverwriteFiles):
         kept = [m for m in manifests if m.content != ManifestContent.DELETES]
         for manifest in (m for m in manifests if m.content == ManifestContent.DELETES):
             entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
-            staying = [e for e in entries if str(e.data_file.file_path) not in self._removed_delete_files]
-            self._removed_delete_entries += [
-                e for e in entries if str(e.data_file.file_path) in self._removed_delete_files
-            ]
+            staying: list[ManifestEntry] = []
+            for entry in entries:
+                removed = str(entry.data_file.file_path) in self._removed_delete_files
+                (self._removed_delete_entries if removed else staying).append(entry)
             if len(staying) == len(entries):
                 kept.append(manifest)
             elif staying:
