@@ -11,7 +11,8 @@ from pyiceberg.table import Table
 from cutover import names
 from cutover.errors import CommitConflictError
 from cutover.lake.checkpoint import encode_ranges, read_checkpoint
-from cutover.lake.watermark import Watermark, read_watermark
+from cutover.lake.watermark import read_watermark
+from cutover.source.watermark import Watermark
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from cutover.lake.checkpoint import plan_properties, read_checkpoint
 from cutover.lake.commit import CommitResult, commit_batches
 from cutover.lake.convert import BatchConverter, select_columns
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
-from cutover.lake.watermark import Watermark
 from cutover.lake.writer import DataFileWriter
 from cutover.source.extract import batch_query, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.planning import Batch, plan_batches
 from cutover.source.snapshot import SourceSnapshot
+from cutover.source.watermark import Watermark
 
 
 @dataclass

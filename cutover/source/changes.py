@@ -28,9 +28,9 @@ import psycopg
 from psycopg import sql
 
 from cutover.errors import ConfigError
-from cutover.lake.watermark import Watermark
 from cutover.source.introspect import SourceTable
 from cutover.source.snapshot import SourceSnapshot
+from cutover.source.watermark import Watermark
 
 TIME_CURSOR_TYPES = frozenset({"timestamptz"})
 """Cursor types stamped by the database clock (``now()``), whose bounds can trail by a writer's start."""

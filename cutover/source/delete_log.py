@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from cutover.lake.watermark import Watermark
 from cutover.source.introspect import SourceTable
+from cutover.source.watermark import Watermark
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ import numpy.typing as npt
 import psycopg
 from psycopg import sql
 
+from cutover.hashing import HASH_MODULUS, KeyIdentity, bucket_sums, isin_sorted
 from cutover.source.connection import connect
 from cutover.source.extract import stream_batch
 from cutover.source.introspect import SourceTable
-from cutover.validation.rowhash import HASH_MODULUS, KeyIdentity, bucket_sums, isin_sorted
 
 MAX_BUCKETS = 256
 """Key ranges aggregated at once: a UNION ALL of more subqueries costs more to plan than it saves."""

@@ -32,6 +32,7 @@ from pyiceberg.table import Table
 from cutover import names, telemetry
 from cutover.config import TableOptions
 from cutover.errors import CommitConflictError, ConfigError, SourceSchemaError
+from cutover.hashing import KeyIdentity, duck_connection, isin_sorted
 from cutover.lake.checkpoint import read_checkpoint
 from cutover.lake.convert import BatchConverter, select_columns
 from cutover.lake.evolve import SchemaChange, apply_evolution, plan_evolution
@@ -44,7 +45,7 @@ from cutover.lake.row_delta import (
     write_position_deletes,
 )
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
-from cutover.lake.watermark import Watermark, read_watermark
+from cutover.lake.watermark import read_watermark
 from cutover.lake.writer import DataFileWriter, file_schema
 from cutover.source.changes import ChangeWindow, change_window, changes_query, next_watermark, resolve_cursor
 from cutover.source.connection import connect
@@ -59,9 +60,9 @@ from cutover.source.delete_log import (
 from cutover.source.extract import select_list, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.snapshot import SourceSnapshot, imported_snapshot
+from cutover.source.watermark import Watermark
 from cutover.sync.deletes import find_deleted, source_summary
 from cutover.sync.report import TableSyncReport
-from cutover.validation.rowhash import KeyIdentity, duck_connection, isin_sorted
 
 if TYPE_CHECKING:
     import duckdb

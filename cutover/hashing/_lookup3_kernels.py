@@ -1,4 +1,4 @@
-"""The compiled loops of :mod:`cutover.validation.lookup3` (import that module, not this one).
+"""The compiled loops of :mod:`cutover.hashing.lookup3` (import that module, not this one).
 
 lookup3 as in PostgreSQL's ``src/common/hashfn.c``, on int64 values holding 32-bit words masked after
 every step (C's ``uint32`` wrap-around, with no mixed signed/unsigned typing for numba to guess about).

@@ -12,8 +12,8 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from cutover.validation import lookup3
-from cutover.validation.rowhash import _hash_strings
+from cutover.hashing import lookup3
+from cutover.hashing.rowhash import _hash_strings
 
 SEEDS = [0, 7, -3 % (1 << 64), (1 << 62) + 11, (1 << 64) - 5]
 

@@ -2,7 +2,7 @@
 
 Used where a value must be shown or compared as text: the columns of a changed row in the report, key
 texts, and the row hash of columns without a typed hash (arrays, interval, bytea, wide numerics; see
-:mod:`cutover.validation.rowhash`). Per column, the canonical text is:
+:mod:`cutover.hashing.rowhash`). Per column, the canonical text is:
 
 * integers, numeric(p,s) (always printed with its scale s: 1.5 and 1.50 are one value), boolean
   (``t``/``f``), text and every string-form type, json/jsonb (jsonb's canonical text), uuid, date, time:
@@ -17,12 +17,16 @@ texts, and the row hash of columns without a typed hash (arrays, interval, bytea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
 from cutover.lake.types import ColumnMapping
+
+if TYPE_CHECKING:
+    import duckdb
 
 NAN_BITS = {8: 0x7FF8000000000000, 4: 0x7FC00000}
 """The NaN both sides are normalized to (PostgreSQL's own NaN)."""
@@ -34,6 +38,15 @@ cost more than it saved, ~0.5 s per query on 1 M rows here)."""
 _FLOAT_BYTES = {"float4": 4, "float8": 8}
 _TRANSFORMED_ELEMENTS = frozenset({"float4", "float8", "bytea", "interval"})
 _ARRAY_SPECIAL = r'[",\\{} \t\n\r\x0b\x0c]'
+
+
+def duck_connection() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for the text-form columns (UTC, like the PostgreSQL session)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def _duck_ident(name: str) -> str:

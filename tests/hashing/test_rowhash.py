@@ -13,10 +13,10 @@ import pytest
 from psycopg import sql
 
 from cutover.config import CatalogConfig, TableOptions, TableOptionsFile
+from cutover.hashing import RowHasher, isin_sorted
 from cutover.lake.catalog import open_catalog
 from cutover.lake.types import ColumnMapping, map_column, map_table
 from cutover.source.introspect import SourceColumn, SourceTable, introspect_table
-from cutover.validation.rowhash import RowHasher, isin_sorted
 from tests.helpers import migrate, write_options
 
 WIDE = """

@@ -4,7 +4,7 @@ Why not a hash of the row's text: ``md5(row(...)::text)`` spends most of its tim
 numerics and uuids, and costs more than PostgreSQL's own ``sum(hashtextextended(t::text, 0))`` scan.
 Instead every column is hashed with the PostgreSQL extended hash function of its canonical value, each
 column with a seed of its own, and the row hash is the XOR of the column hashes. PostgreSQL evaluates
-its built-in functions; :mod:`cutover.validation.lookup3` recomputes the same functions over Arrow.
+its built-in functions; :mod:`cutover.hashing.lookup3` recomputes the same functions over Arrow.
 
 The canonical value per column (what both sides hash):
 
@@ -17,7 +17,7 @@ The canonical value per column (what both sides hash):
 * text, varchar, char(n) (padding kept), json, jsonb (its canonical text, so key order does not matter),
   enums and every type Iceberg holds as PostgreSQL's text form: ``hashtextextended`` of the text;
 * wider numerics, bytea (hex), interval (``months:days:microseconds``) and arrays: the canonical text of
-  :mod:`cutover.validation.canonical`, hashed as text.
+  :mod:`cutover.hashing.canonical`, hashed as text.
 
 NULL hashes to a constant of the column's own, never to the hash of any value (so NULL and '' differ).
 Sums of row hashes per key bucket are compared modulo 2**64.
@@ -35,9 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
+from cutover.hashing import lookup3
+from cutover.hashing.canonical import ArrowPrep, duck_column_text, pg_column_value, pg_output_text
 from cutover.lake.types import ColumnMapping
-from cutover.validation import lookup3
-from cutover.validation.canonical import ArrowPrep, duck_column_text, pg_column_value, pg_output_text
 
 if TYPE_CHECKING:
     import duckdb
@@ -66,15 +66,6 @@ _CANONICAL_TEXT_TYPES = frozenset({"bytea", "interval"})
 _CANONICAL_VALUE_KINDS = frozenset({"date", "timestamp", "timestamptz", "string", "decimal_text", "canonical_text"})
 MAX_NUMERIC_HASH_PRECISION = 18
 """numeric(p, s) up to this precision is hashed from its unscaled int64; wider ones as text."""
-
-
-def duck_connection() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for the text-form columns (UTC, like the PostgreSQL session)."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 def _splitmix64(value: int) -> int:
@@ -364,64 +355,6 @@ def _xor(parts: Iterable[sql.Composable]) -> sql.Composable:
     if not items:
         return sql.SQL("0::bigint")
     return sql.SQL("({})").format(sql.SQL(" # ").join(items))
-
-
-INTEGER_KEY_TYPES = frozenset({"int2", "int4", "int8"})
-
-
-class KeyIdentity:
-    """How a row is identified by its key on both sides, as one int64 per row.
-
-    A single integer key column is its own identity; any other key (text, uuid, composite) is identified
-    by the 64-bit hash of its columns. Both sides must use the same instance's definition.
-    """
-
-    def __init__(self, mappings: list[ColumnMapping], key: list[str] | tuple[str, ...]) -> None:
-        by_name = {m.column.name: m for m in mappings}
-        self.key = list(key)
-        key_mappings = [by_name[k] for k in self.key]
-        lead = key_mappings[0] if key_mappings else None
-        self.integer = (
-            len(key_mappings) == 1
-            and lead is not None
-            and not lead.is_array
-            and lead.column.base_type in INTEGER_KEY_TYPES
-        )
-        self.hasher = RowHasher(key_mappings, self.key)
-
-    @property
-    def needs_duckdb(self) -> bool:
-        return self.hasher.needs_duckdb
-
-    def pg(self, qualifier: str | None = None) -> sql.Composable:
-        if self.integer:
-            ident = sql.Identifier(qualifier, self.key[0]) if qualifier else sql.Identifier(self.key[0])
-            return sql.SQL("{}::int8").format(ident)
-        return self.hasher.pg_key_hash(qualifier)
-
-    def arrow(self, batch: pa.RecordBatch, duck: duckdb.DuckDBPyConnection | None = None) -> npt.NDArray[np.int64]:
-        if self.integer:
-            return np.asarray(_as(batch.column(self.key[0]), pa.int64()).to_numpy(zero_copy_only=False), np.int64)
-        return self.hasher.arrow_key_hashes(batch, duck).view(np.int64)
-
-
-def isin_sorted(values: npt.NDArray[np.int64], sorted_set: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """``np.isin`` against a sorted unique array by binary search: ``values`` (millions of key ids) need
-    no sort, which is what makes key-set work over a whole table cheap.
-
-    When ``values`` happen to ascend (a data file written by key range) and the set is much smaller, the
-    set's keys are looked up in ``values`` instead (m log n rather than n log m)."""
-    if not len(sorted_set):
-        return np.zeros(len(values), dtype=bool)
-    if len(sorted_set) * 8 < len(values) and bool(np.all(values[1:] > values[:-1])):
-        at = np.searchsorted(values, sorted_set)
-        found = at[(at < len(values)) & (values[np.minimum(at, len(values) - 1)] == sorted_set)]
-        mask = np.zeros(len(values), dtype=bool)
-        mask[found] = True
-        return mask
-    index = np.searchsorted(sorted_set, values)
-    index[index == len(sorted_set)] = 0
-    return sorted_set[index] == values
 
 
 def bucket_sums(

@@ -9,7 +9,7 @@ values with no text form at all.
 Written by hand: no library exposes lookup3 over arrays. The loops are compiled by numba (imported on
 first use, compiled once and cached on disk), because lookup3 over variable-length strings is a per-row
 loop that vectorized numpy runs 10x slower. Every function is pinned by tests against the PostgreSQL
-function it mirrors (``tests/validation/test_lookup3.py``).
+function it mirrors (``tests/hashing/test_lookup3.py``).
 
 Arithmetic is on int64 values holding 32-bit words, masked after every step: that is exactly C's
 ``uint32`` wrap-around, with no mixed signed/unsigned typing for numba to guess about.
@@ -30,7 +30,7 @@ _M32 = 0xFFFFFFFF
 @cache
 def _kernels() -> Any:
     """The compiled loops (numba is imported on first use: it costs ~0.4 s to import)."""
-    from cutover.validation import _lookup3_kernels
+    from cutover.hashing import _lookup3_kernels
 
     return _lookup3_kernels
 

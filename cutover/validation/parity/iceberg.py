@@ -1,0 +1,200 @@
+"""The Iceberg side of a parity: every row hashed in-process, and the few rows the drill-down names.
+
+:func:`hash_iceberg` reads the table's data files ``iceberg_workers`` at a time and keeps, per row, only
+its row hash and key id (:class:`IcebergHashes`), so the drill-down never rescans the whole table.
+:class:`IcebergRows` reads back just the rows of listed keys, for their texts.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cutover.hashing import ArrowPrep, duck_column_text, duck_connection
+from cutover.lake.scan import FileStream, file_streams
+from cutover.lake.types import ColumnMapping
+from cutover.validation.parity.model import KeyId, ParityTable
+from cutover.validation.parity.stats import ArrowStats, StatAcc, accumulators
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+
+@dataclass
+class IcebergHashes:
+    """Per-row keys and hashes of the Iceberg table, sorted by the integer key when there is one."""
+
+    int_key: np.ndarray | None
+    """int64 leading key column (sorted)."""
+    key_hashes: np.ndarray | None
+    """uint64 key hashes (the first column's without a key), unless the key is one integer column."""
+    hashes: np.ndarray
+    """uint64 row hashes."""
+    stats: dict[str, StatAcc]
+
+    def ids(self, selected: np.ndarray | slice) -> np.ndarray:
+        """The key ids of the ``selected`` rows: the integer key itself, or the key hashes."""
+        if self.key_hashes is None:
+            assert self.int_key is not None
+            return self.int_key[selected]
+        return self.key_hashes[selected]
+
+    def range_sums(self, edges: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Row counts and wrapping (mod 2**64) hash sums per integer-key range [edges[i], edges[i+1])."""
+        assert self.int_key is not None
+        positions = np.searchsorted(self.int_key, np.array(edges, dtype=np.int64))
+        counts = np.diff(positions)
+        sums = np.zeros(len(edges) - 1, dtype=np.uint64)
+        for i in np.flatnonzero(counts).tolist():
+            sums[i] = int(self.hashes[positions[i] : positions[i + 1]].sum(dtype=np.uint64))
+        return counts, sums
+
+    def range_rows(self, ranges: list[tuple[int, int]]) -> int:
+        """Rows in the integer-key ``ranges``."""
+        ik = self.int_key
+        assert ik is not None
+        return sum(int(np.searchsorted(ik, hi) - np.searchsorted(ik, lo)) for lo, hi in ranges)
+
+    def in_ranges(self, ranges: list[tuple[int, int]]) -> np.ndarray:
+        """A mask of the rows in the integer-key ``ranges``."""
+        ik = self.int_key
+        assert ik is not None
+        selected = np.zeros(len(ik), dtype=bool)
+        for lo, hi in ranges:
+            selected[int(np.searchsorted(ik, lo)) : int(np.searchsorted(ik, hi))] = True
+        return selected
+
+
+def hash_iceberg(iceberg: Table, table: ParityTable, workers: int) -> IcebergHashes:
+    """Hash every row of the Iceberg table, ``workers`` data files at a time (threads)."""
+    streams = file_streams(iceberg, tuple(m.column.name for m in table.mappings))  # not kept extras
+    with ThreadPoolExecutor(workers, thread_name_prefix="cutover-validate-file") as pool:
+        parts = list(pool.map(lambda stream: _hash_file(table, stream), streams))
+    stats = accumulators(table.stat_columns)
+    for part in parts:
+        for name, acc in part.stats.items():
+            stats[name].merge(acc)
+    hashes = _concat([p.hashes for p in parts], np.uint64)
+    key_hashes = _concat([p.key_hashes for p in parts if p.key_hashes is not None], np.uint64)
+    int_key = _concat([p.int_key for p in parts if p.int_key is not None], np.int64)
+    if len(int_key) > 1 and not bool(np.all(int_key[1:] >= int_key[:-1])):
+        order = np.argsort(int_key, kind="stable")
+        int_key, hashes = int_key[order], hashes[order]
+        if not table.int_key_only:
+            key_hashes = key_hashes[order]
+    return IcebergHashes(
+        int_key=int_key if table.int_key else None,
+        key_hashes=None if table.int_key_only else key_hashes,
+        hashes=hashes,
+        stats=stats,
+    )
+
+
+def _hash_file(table: ParityTable, stream: FileStream) -> IcebergHashes:
+    """Row hashes, keys and column aggregates of one data file (runs in a worker thread)."""
+    stats = ArrowStats(table.stat_columns)
+    hasher = table.hasher
+    duck = duck_connection() if hasher.needs_duckdb else None
+    int_keys: list[np.ndarray] = []
+    key_hashes: list[np.ndarray] = []
+    row_hashes: list[np.ndarray] = []
+    try:
+        for batch in stream.open():
+            stats.add(batch)
+            rows, keys = hasher.arrow_hashes(batch, duck, with_key=not table.int_key_only)
+            row_hashes.append(rows)
+            if keys is not None:
+                key_hashes.append(keys)
+            if table.int_key:
+                int_keys.append(_int64(batch.column(table.key[0])))
+    finally:
+        if duck is not None:
+            duck.close()
+    return IcebergHashes(
+        int_key=_concat(int_keys, np.int64) if table.int_key else None,
+        key_hashes=None if table.int_key_only else _concat(key_hashes, np.uint64),
+        hashes=_concat(row_hashes, np.uint64),
+        stats=stats.stats,
+    )
+
+
+class IcebergRows:
+    """Reads the Iceberg rows of particular keys and their canonical texts."""
+
+    def __init__(self, iceberg: Table, table: ParityTable) -> None:
+        self.iceberg = iceberg
+        self.table = table
+
+    def read(self, ids: set[KeyId], columns: list[ColumnMapping], leads: set[int] | None = None) -> pa.Table:
+        """The Iceberg rows whose key id is in ``ids``; ``leads`` (values of a leading integer key column)
+        are pushed down to the scan, so only files whose statistics admit them are read."""
+        from pyiceberg.expressions import In
+
+        table = self.table
+        row_filter: Any = None
+        selected: tuple[str, ...] = tuple(dict.fromkeys([*table.key, *(m.column.name for m in columns)]))
+        if table.int_key_only:
+            leads = {int(i) for i in ids}
+        if leads:
+            row_filter = In(table.key[0], leads)  # type: ignore[call-arg, arg-type]
+        duck = duck_connection() if table.hasher.key_needs_duckdb else None
+        wanted = np.array(sorted(ids), dtype=np.int64 if table.int_key_only else np.uint64)
+        parts: list[pa.Table] = []
+        try:
+            for stream in file_streams(self.iceberg, selected, row_filter):
+                for batch in stream.open():
+                    if table.int_key_only:
+                        found = _int64(batch.column(table.key[0]))
+                    else:
+                        found = table.hasher.arrow_key_hashes(batch, duck)
+                    keep = np.isin(found, wanted)
+                    if keep.any():
+                        parts.append(pa.Table.from_batches([batch.filter(pa.array(keep))]))
+        finally:
+            if duck is not None:
+                duck.close()
+        if not parts:
+            return self.iceberg.scan(selected_fields=selected).projection().as_arrow().empty_table()
+        return pa.concat_tables(parts, promote_options="permissive")
+
+    def texts(self, rows: pa.Table, columns: list[ColumnMapping]) -> list[tuple[Any, ...]]:
+        """(key id, key texts..., column texts...) of ``rows``, canonical as on the source side."""
+        prep = ArrowPrep.for_mappings(self.table.mappings)
+        table = pa.Table.from_batches([prep.batch(b) for b in rows.to_batches()], schema=prep.schema(rows.schema))
+        key_exprs = [duck_column_text(m, table.schema.field(m.column.name).type) for m in self.table.key_mappings]
+        col_exprs = [duck_column_text(m, table.schema.field(m.column.name).type) for m in columns]
+        ids = [int(i) for i in self._row_ids(rows)]
+        if not ids:
+            return []
+        con = duck_connection()
+        try:
+            con.register("iceberg_rows", table)
+            query = f"SELECT {', '.join(key_exprs + col_exprs)} FROM iceberg_rows"  # noqa: S608 - quoted
+            texts = con.execute(query).fetchall()
+        finally:
+            con.close()
+        return [(i, *t) for i, t in zip(ids, texts, strict=True)]
+
+    def _row_ids(self, rows: pa.Table) -> np.ndarray:
+        table = self.table
+        if table.int_key_only:
+            return _int64(rows.column(table.key[0]))
+        duck = duck_connection() if table.hasher.key_needs_duckdb else None
+        try:
+            return _concat([table.hasher.arrow_key_hashes(b, duck) for b in rows.to_batches()], np.uint64)
+        finally:
+            if duck is not None:
+                duck.close()
+
+
+def _int64(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _concat(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
