@@ -164,6 +164,26 @@ def test_composite_text_key_drills_down_by_hash_buckets(
     ]
 
 
+def test_extra_iceberg_row_with_text_key_and_float_column_is_named(
+    source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig
+) -> None:
+    """The extra-key read holds only the key columns; float preparation must not touch the (text) key."""
+    source.execute(
+        "create table readings (k text primary key, x float8);"
+        "insert into readings select 'r' || g, g / 3.0 from generate_series(1, 200) g"
+    )
+    assert migrate(source_dsn, catalog_config, ["readings"]).ok
+    table = open_catalog(catalog_config).load_table(("lake", "readings"))
+    extra = table.scan(row_filter=EqualTo("k", "r7")).to_arrow()
+    extra = extra.set_column(0, extra.schema.field("k"), pa.array(["planted"], extra.schema.field("k").type))
+    table.append(extra)
+
+    result = _validate(source_dsn, catalog_config, "readings")
+    assert result.status == "failed", result.reason
+    assert [(d.kind, d.key, d.columns) for d in result.differences] == [("extra", {"k": "planted"}, [])]
+    assert (result.missing_total, result.extra_total, result.changed_total) == (0, 1, 0)
+
+
 def test_unknown_table_is_bad_input(source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path) -> None:
     from cutover.errors import ConfigError
 

@@ -164,7 +164,7 @@ class IcebergRows:
 
     def texts(self, rows: pa.Table, columns: list[ColumnMapping]) -> list[tuple[Any, ...]]:
         """(key id, key texts..., column texts...) of ``rows``, canonical as on the source side."""
-        prep = ArrowPrep.for_mappings(self.table.mappings)
+        prep = ArrowPrep.for_mappings([*self.table.key_mappings, *columns])  # only the columns read
         table = pa.Table.from_batches([prep.batch(b) for b in rows.to_batches()], schema=prep.schema(rows.schema))
         key_exprs = [duck_column_text(m, table.schema.field(m.column.name).type) for m in self.table.key_mappings]
         col_exprs = [duck_column_text(m, table.schema.field(m.column.name).type) for m in columns]
