@@ -39,10 +39,7 @@ from cutover.errors import UnsupportedTypeError
 from cutover.source.introspect import SourceColumn, SourceTable
 
 Conversion = Literal["none", "decimal", "json", "interval", "datetime", "string"]
-"""What the extractor does to a column's Arrow array after reading it (see :mod:`cutover.lake.arrow`)."""
-
-INTERVAL_FIELDS = ("months", "days", "microseconds")
-"""PostgreSQL keeps an interval as three independent parts; so do we (a string would lose arithmetic)."""
+"""What the extractor does to a column's Arrow array after reading it (see :mod:`cutover.lake.convert`)."""
 
 
 def interval_type(next_id: Callable[[], int]) -> StructType:

@@ -15,12 +15,10 @@ beside them, so a rollback (flags off) is by definition stage ``off`` and no sec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 DEFAULT_PERCENT_STEPS: tuple[int, ...] = (1, 5, 25, 50)
 Stage = str
 """``off``, ``shadow``, a percentage step as text (``"1"``, ``"5"`` …), ``live`` or ``complete``."""
-StageKind = Literal["off", "shadow", "percent", "live", "complete"]
 APPROVAL_STAGES = frozenset({"live", "complete"})
 """Steps into these wait for a person's approval unless the run is told to proceed."""
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from cutover.source.connection import connect
+
+if TYPE_CHECKING:
+    from cutover.validation.report import ValidationReport
 
 CONTROL_SCHEMA = "cutover"
 
@@ -203,7 +206,7 @@ class ControlStore:
         return TierHealth(**{k: int(v) for k, v in row.items()})
 
 
-def record_validation_report(store: ControlStore, report: Any) -> None:
+def record_validation_report(store: ControlStore, report: ValidationReport) -> None:
     """Append every table of a :class:`~cutover.validation.ValidationReport` (the rollout gates read these)."""
     for table in report.tables:
         store.record_validation(

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from cutover.tier.errors import InvalidReadError
-
-FilterOp = Literal["eq", "in", "range"]
 
 
 @dataclass(frozen=True, slots=True)
