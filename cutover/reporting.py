@@ -9,9 +9,20 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-T = TypeVar("T")
+
+class TableRecord(Protocol):
+    """What every per-table record has, whatever the run."""
+
+    @property
+    def source_table(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+T = TypeVar("T", bound=TableRecord)
 
 
 @dataclass
@@ -23,9 +34,21 @@ class RunReport(Generic[T]):
     seconds: float = 0.0
     source_lsn: str | None = None
 
+    def table_ok(self, table: T) -> bool:
+        """Whether one table's record counts as a success for this kind of run."""
+        raise NotImplementedError
+
     @property
     def ok(self) -> bool:
-        raise NotImplementedError
+        return all(self.table_ok(t) for t in self.tables)
+
+    def ok_tables(self) -> list[str]:
+        """The source tables that succeeded (those a validation after the run looks at)."""
+        return [t.source_table for t in self.tables if self.table_ok(t)]
+
+    def not_ok(self) -> list[str]:
+        """``table (status)`` of every table that did not succeed, for a one-line failure."""
+        return [f"{t.source_table} ({t.status})" for t in self.tables if not self.table_ok(t)]
 
     def table_json(self, table: T) -> dict[str, Any]:
         """One table's JSON record (seconds rounded to milliseconds)."""

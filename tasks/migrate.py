@@ -1,6 +1,8 @@
-"""Thin Prefect tasks over the full-load steps of :mod:`cutover.load.steps`."""
+"""Thin Prefect tasks over the full-load steps of :mod:`cutover.load.steps`, and the executor that submits them."""
 
 from __future__ import annotations
+
+from concurrent.futures import Future
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -15,10 +17,16 @@ from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outpu
 from cutover.source.connection import connect
 from cutover.source.planning import Batch
 from cutover.source.snapshot import SourceSnapshot
-from tasks.common import retry_transient_only
+from tasks.common import as_future, retry_transient_only
 
 
-@task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
+@task(
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=retry_transient_only,
+    cache_policy=NO_CACHE,
+    task_run_name="prepare-{table}",
+)
 def prepare_table_task(request: MigrationRequest, catalog: CatalogConfig, table: str) -> TableLoad:
     """Introspect and map the table, then create or resume its Iceberg table and plan its batches."""
     with connect(request.source_dsn) as conn:
@@ -41,7 +49,13 @@ def load_batch_task(dsn: str, catalog: CatalogConfig, load: TableLoad, batch: Ba
         return load_batch(dsn, load, table, batch, snapshot_id)
 
 
-@task(retries=5, retry_delay_seconds=[1, 2, 5, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
+@task(
+    retries=5,
+    retry_delay_seconds=[1, 2, 5, 10, 30],
+    retry_condition_fn=retry_transient_only,
+    cache_policy=NO_CACHE,
+    task_run_name="commit-{load.iceberg_name}",
+)
 def commit_task(
     catalog: CatalogConfig, load: TableLoad, outputs: list[BatchOutput], snapshot: SourceSnapshot
 ) -> CommitResult:
@@ -51,7 +65,28 @@ def commit_task(
         return commit_outputs(load, table, outputs, snapshot)
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, task_run_name="abort-{load.iceberg_name}")
 def abort_table_task(catalog: CatalogConfig, load: TableLoad) -> None:
     """Drop the Iceberg table of a refused load, with its files."""
     abort_table(open_catalog(catalog), load)
+
+
+class PrefectLoadExecutor:
+    """The full load's steps as task runs of the flow's task runner (retries and limits are Prefect's)."""
+
+    def __init__(self, request: MigrationRequest, catalog: CatalogConfig) -> None:
+        self.request, self.catalog = request, catalog
+
+    def prepare(self, table: str) -> TableLoad:
+        return prepare_table_task(self.request, self.catalog, table)
+
+    def read_batch(self, load: TableLoad, batch: Batch, snapshot: SourceSnapshot) -> Future[BatchOutput]:
+        return as_future(
+            load_batch_task.submit(self.request.source_dsn, self.catalog, load, batch, snapshot.snapshot_id)
+        )
+
+    def commit(self, load: TableLoad, outputs: list[BatchOutput], snapshot: SourceSnapshot) -> Future[CommitResult]:
+        return as_future(commit_task.submit(self.catalog, load, outputs, snapshot))
+
+    def abort(self, load: TableLoad) -> None:
+        abort_table_task(self.catalog, load)

@@ -1,8 +1,9 @@
-"""Thin Prefect tasks over the sync steps of :mod:`cutover.sync`."""
+"""Thin Prefect tasks over the sync steps of :mod:`cutover.sync`, and the executor that submits them."""
 
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -13,15 +14,8 @@ from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.lake.catalog import open_catalog
 from cutover.source.connection import connect
 from cutover.source.snapshot import SourceSnapshot
-from cutover.sync import (
-    SyncRequest,
-    TableSync,
-    TableSyncReport,
-    commit_sync,
-    prepare_requested_sync,
-    stage_sync,
-)
-from tasks.common import ensure_concurrency_limits, retry_transient_only
+from cutover.sync import SyncRequest, TableSync, TableSyncReport, prepare_requested_sync, sync_one
+from tasks.common import as_future, ensure_concurrency_limits, retry_transient_only
 
 
 def table_limit(iceberg_name: str) -> str:
@@ -29,7 +23,13 @@ def table_limit(iceberg_name: str) -> str:
     return names.LIMIT_SYNC_TABLE_PREFIX + re.sub(r"[^a-z0-9]+", "-", iceberg_name.lower()).strip("-")
 
 
-@task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=retry_transient_only, cache_policy=NO_CACHE)
+@task(
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=retry_transient_only,
+    cache_policy=NO_CACHE,
+    task_run_name="prepare-{table}",
+)
 def prepare_sync_task(request: SyncRequest, catalog: CatalogConfig, table: str) -> TableSync:
     """Introspect and map the table, plan its schema evolution and read its watermark (writes nothing)."""
     with connect(request.source_dsn) as conn:
@@ -53,7 +53,24 @@ def sync_table_task(dsn: str, catalog: CatalogConfig, plan: TableSync, snapshot:
     limit = table_limit(plan.iceberg_name)
     ensure_concurrency_limits({limit: 1})
     with concurrency(limit, occupy=1, strict=True):
-        with concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True):
-            staged = stage_sync(dsn, open_catalog(catalog), plan, snapshot)
-        with concurrency(names.LIMIT_ICEBERG_COMMITS, occupy=1, strict=True):
-            return commit_sync(open_catalog(catalog), staged, snapshot)
+        return sync_one(
+            dsn,
+            open_catalog(catalog),
+            plan,
+            snapshot,
+            reading=concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True),
+            committing=concurrency(names.LIMIT_ICEBERG_COMMITS, occupy=1, strict=True),
+        )
+
+
+class PrefectSyncExecutor:
+    """The sync's steps as task runs of the flow's task runner."""
+
+    def __init__(self, request: SyncRequest, catalog: CatalogConfig) -> None:
+        self.request, self.catalog = request, catalog
+
+    def prepare(self, table: str) -> TableSync:
+        return prepare_sync_task(self.request, self.catalog, table)
+
+    def sync_table(self, plan: TableSync, snapshot: SourceSnapshot) -> Future[TableSyncReport]:
+        return as_future(sync_table_task.submit(self.request.source_dsn, self.catalog, plan, snapshot))

@@ -1,6 +1,8 @@
-"""Thin Prefect tasks over :mod:`cutover.validation`."""
+"""Thin Prefect tasks over :mod:`cutover.validation`, and the executor that submits them."""
 
 from __future__ import annotations
+
+from concurrent.futures import Future
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -11,7 +13,7 @@ from cutover import names
 from cutover.config import CatalogConfig
 from cutover.lake.catalog import open_catalog
 from cutover.validation import TableValidation, ValidationReport, ValidationRequest, validate_table
-from tasks.common import retry_transient_only
+from tasks.common import as_future, retry_transient_only
 
 
 @task(
@@ -50,3 +52,13 @@ def record_outcomes(report: ValidationReport, source_dsn: str) -> None:
     from cutover.rollout.store import ControlStore, record_validation_report
 
     record_validation_report(ControlStore(Settings().control_dsn or source_dsn), report)
+
+
+class PrefectValidationExecutor:
+    """Each table's validation as a task run of the flow's task runner."""
+
+    def __init__(self, request: ValidationRequest, catalog: CatalogConfig) -> None:
+        self.request, self.catalog = request, catalog
+
+    def validate_table(self, table: str, snapshot_id: str) -> Future[TableValidation]:
+        return as_future(validate_table_task.submit(self.request, self.catalog, table, snapshot_id))

@@ -31,6 +31,7 @@ from cutover.load.report import MigrationReport
 
 if TYPE_CHECKING:
     from cutover.load.runner import MigrationRequest
+    from cutover.load.tracker import LoadProgress
 
 
 def print_migration_report(report: MigrationReport) -> None:
@@ -108,10 +109,10 @@ def run_with_progress(request: MigrationRequest, catalog: CatalogConfig) -> Migr
     ) as progress:
         bars: dict[str, TaskID] = {}
 
-        def on_progress(name: str, done: int, total: int, rows: int) -> None:
-            if name not in bars:
-                bars[name] = progress.add_task(name, total=total, rows=0)
-            progress.update(bars[name], completed=done, rows=rows)
+        def on_progress(step: LoadProgress) -> None:
+            if step.table not in bars:
+                bars[step.table] = progress.add_task(step.table, total=step.batches_total, rows=0)
+            progress.update(bars[step.table], completed=step.batches_done, rows=step.rows)
 
         return run_migration(request, catalog, on_progress)
 

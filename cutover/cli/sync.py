@@ -116,15 +116,15 @@ def sync(
             checked = ValidationRequest.of_selection(request, current).model_copy(
                 update={"expectations_dir": expectations_dir}
             )
-            validations.append(validate_tables(checked, catalog, snapshot.snapshot_id))
+            validations.append(validate_tables(checked, catalog, snapshot))
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("syncing", total=None)
 
-        def done(result: TableSyncReport) -> None:
+        def done(result: TableSyncReport, finished: int, total: int) -> None:
             bar.console.print(f"{result.iceberg_identifier}: {result.status} "
                               f"({result.rows_upserted:,} upserted, {result.rows_deleted:,} deleted)")  # fmt: skip
-            bar.update(task, description=f"synced {result.iceberg_identifier}")
+            bar.update(task, description=f"synced {result.iceberg_identifier} ({finished}/{total})")
 
         report = run_sync(request, catalog, done, validate_in)
     if report_json is not None:

@@ -69,6 +69,7 @@ def validate(
     table_options: TableOptionsPath = None,
     expectations_dir: ExpectationsDir = Path("expectations"),
     max_differences: Annotated[int, typer.Option(min=0, help="Keys listed per kind (totals are exact).")] = 100,
+    parallel: Annotated[int, typer.Option(envvar="CUTOVER_PARALLEL", min=1, max=64, help="Tables at once.")] = 2,
     report_json: ReportJson = None,
 ) -> None:
     """Prove the Iceberg copy: parity down to the differing keys, plus expectations; exit 1 unless all pass."""
@@ -83,6 +84,7 @@ def validate(
         table_options=table_options,
         expectations_dir=expectations_dir,
         max_differences=max_differences,
+        parallel=parallel,
     )
     report = validate_tables(request, catalog_from(catalog_uri, warehouse))
     record_outcomes(report, request.source_dsn)

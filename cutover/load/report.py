@@ -35,9 +35,8 @@ class TableReport:
 
 @dataclass
 class MigrationReport(RunReport[TableReport]):
-    @property
-    def ok(self) -> bool:
-        return all(t.status == "migrated" for t in self.tables)
+    def table_ok(self, table: TableReport) -> bool:
+        return table.status == "migrated"
 
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a people-facing table (Prefect table artifact, CLI)."""

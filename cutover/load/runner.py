@@ -1,7 +1,8 @@
-"""Running a whole full load on one machine with a thread pool: what `cutover migrate` uses.
+"""Running a whole full load: the job written once, its steps on threads (the CLI) or elsewhere (flows).
 
-The Prefect flow `migrate` composes the same steps as tasks (adding retries, concurrency limits and
-artifacts); this runner is the dependency-free path that also works when no Prefect server is around.
+:func:`run_migration` prepares every table, exports one snapshot and drives
+:func:`cutover.load.scheduler.run_batches`; the executor decides where the steps run.
+:class:`ThreadLoadExecutor` is the dependency-free default that also works with no Prefect server around.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from types import TracebackType
 
 import psycopg
 from pydantic import Field
@@ -19,15 +22,21 @@ from pyiceberg.table import Table
 from cutover.config import CatalogConfig, LoadMode, TableOptionsFile
 from cutover.errors import CutoverError
 from cutover.lake.catalog import open_catalog
+from cutover.lake.commit import CommitResult
 from cutover.load.report import MigrationReport, TableReport
+from cutover.load.scheduler import LoadExecutor, ProgressCallback, run_batches
 from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
 from cutover.load.tracker import LoadTracker, error_status
 from cutover.source.connection import connect
+from cutover.source.planning import Batch
 from cutover.source.selection import TableSelection, resolve_tables
 from cutover.source.snapshot import SourceSnapshot, exported_snapshot
 
-ProgressCallback = Callable[[str, int, int, int], None]
-"""(table, batches done, batches total, rows so far) after every committed or skipped batch."""
+COMMIT_THREADS = 2
+"""Commits of different tables at once (a table never has two in flight)."""
+
+SnapshotHook = Callable[[SourceSnapshot, MigrationReport], None]
+"""Runs inside the load's snapshot after the last commit (a validation of exactly what was read)."""
 
 
 class MigrationRequest(TableSelection):
@@ -35,6 +44,7 @@ class MigrationRequest(TableSelection):
 
     batch_rows: int | None = Field(default=None, gt=0)
     parallel: int = Field(default=2, ge=1, le=64)
+    """Batches read at once, whatever the executor."""
     mode: LoadMode = "create"
     validate_after: bool = Field(default=False, alias="validate")
     """Validate every migrated table on the load's own snapshot (the flow honours it)."""
@@ -58,74 +68,84 @@ def prepare_requested_table(
 
 
 def run_migration(
-    request: MigrationRequest, catalog_config: CatalogConfig, on_progress: ProgressCallback | None = None
+    request: MigrationRequest,
+    catalog_config: CatalogConfig,
+    on_progress: ProgressCallback | None = None,
+    *,
+    executor: LoadExecutor | None = None,
+    run_id: str | None = None,
+    in_snapshot: SnapshotHook | None = None,
 ) -> MigrationReport:
     """Load every selected table under one exported snapshot, ``parallel`` batches at a time.
 
-    A table that fails or is refused does not stop the others; its report says why.
+    Without an ``executor`` the steps run on a :class:`ThreadLoadExecutor`. A table that fails or is
+    refused does not stop the others; its report says why.
+
+    Raises:
+        ConfigError: bad DSN or an unknown table name.
+        SourceConnectionError: the source is unreachable.
     """
     started = time.perf_counter()
-    report = MigrationReport(run_id=uuid.uuid4().hex)
-    catalog = open_catalog(catalog_config)
-    options = TableOptionsFile.load(request.table_options)
+    report = MigrationReport(run_id=run_id or uuid.uuid4().hex)
     tables = resolve_tables(request)
-    with exported_snapshot(request.source_dsn) as snapshot, connect(request.source_dsn) as conn:
+    with ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(ThreadLoadExecutor(request, catalog_config))
+        snapshot = stack.enter_context(exported_snapshot(request.source_dsn))
         report.source_lsn = snapshot.lsn
         loads: list[tuple[TableReport, TableLoad]] = []
         for name in tables:
             entry = TableReport(request.schema_name, name, f"{request.target_namespace}.{name}")
             report.tables.append(entry)
             try:
-                load = prepare_requested_table(conn, catalog, request, name, options)
+                loads.append((entry, executor.prepare(name)))
             except CutoverError as exc:
                 entry.status, entry.error = error_status(exc), str(exc)
-                continue
-            loads.append((entry, load))
-        _run_batches(request, catalog, snapshot, loads, on_progress)
+        run_batches(LoadTracker(loads), executor, snapshot, request.parallel, on_progress)
+        if in_snapshot is not None:
+            in_snapshot(snapshot, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _run_batches(
-    request: MigrationRequest,
-    catalog: Catalog,
-    snapshot: SourceSnapshot,
-    loads: list[tuple[TableReport, TableLoad]],
-    on_progress: ProgressCallback | None,
-) -> None:
-    tracker = LoadTracker(loads)
-    tables: dict[str, Table] = {load.iceberg_name: catalog.load_table(load.identifier) for _, load in loads}
+class ThreadLoadExecutor:
+    """Batches on ``parallel`` threads, commits on threads of their own (so reading never waits on one).
 
-    def notify(load: TableLoad) -> None:
-        if on_progress is not None:
-            on_progress(*tracker.table_progress(load))
+    Prepares tables over one shared control connection and loads each Iceberg table once. Use it as a
+    context manager: leaving it waits for its threads and closes the connection.
+    """
 
-    for load in tracker.idle_tables():
-        tracker.committed(load)
-        notify(load)
-    with ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-batch") as pool:
-        futures: dict[Future[BatchOutput], TableLoad] = {
-            pool.submit(
-                load_batch, request.source_dsn, load, tables[load.iceberg_name], batch, snapshot.snapshot_id
-            ): load
-            for load, batch in tracker.work()
-        }
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                load = futures[future]
-                if tracker.is_failed(load):
-                    continue
-                try:
-                    ready = tracker.batch_done(load, future.result())
-                    if ready:
-                        tracker.committed(load, commit_outputs(load, tables[load.iceberg_name], ready, snapshot))
-                except CutoverError as exc:
-                    for other, other_load in futures.items():
-                        if other_load is load:
-                            other.cancel()
-                    if tracker.failed(load, exc) == "refused":
-                        abort_table(catalog, load)
-                    continue
-                notify(load)
+    def __init__(self, request: MigrationRequest, catalog_config: CatalogConfig) -> None:
+        self.request = request
+        self.catalog = open_catalog(catalog_config)
+        self.options = TableOptionsFile.load(request.table_options)
+        self._reads = ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-batch")
+        self._commits = ThreadPoolExecutor(max_workers=COMMIT_THREADS, thread_name_prefix="cutover-commit")
+        self._tables: dict[str, Table] = {}
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ThreadLoadExecutor:
+        self._conn = self._stack.enter_context(connect(self.request.source_dsn))
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        self._reads.shutdown(wait=True, cancel_futures=True)
+        self._commits.shutdown(wait=True)
+        return self._stack.__exit__(kind, exc, tb)  # a lost control connection becomes SourceConnectionError
+
+    def prepare(self, table: str) -> TableLoad:
+        load = prepare_requested_table(self._conn, self.catalog, self.request, table, self.options)
+        self._tables[load.iceberg_name] = self.catalog.load_table(load.identifier)
+        return load
+
+    def read_batch(self, load: TableLoad, batch: Batch, snapshot: SourceSnapshot) -> Future[BatchOutput]:
+        table = self._tables[load.iceberg_name]
+        return self._reads.submit(load_batch, self.request.source_dsn, load, table, batch, snapshot.snapshot_id)
+
+    def commit(self, load: TableLoad, outputs: list[BatchOutput], snapshot: SourceSnapshot) -> Future[CommitResult]:
+        return self._commits.submit(commit_outputs, load, self._tables[load.iceberg_name], outputs, snapshot)
+
+    def abort(self, load: TableLoad) -> None:
+        abort_table(self.catalog, load)

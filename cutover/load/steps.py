@@ -188,7 +188,10 @@ def load_batch(dsn: str, load: TableLoad, table: Table, batch: Batch, snapshot_i
 
 
 def commit_outputs(load: TableLoad, table: Table, outputs: list[BatchOutput], snapshot: SourceSnapshot) -> CommitResult:
-    """Commit finished batches with the checkpoint; see :func:`cutover.lake.commit.commit_batches`."""
+    """Commit finished batches with the checkpoint; see :func:`cutover.lake.commit.commit_batches`.
+
+    Changes nothing in ``load``: the scheduler records what the result says was committed.
+    """
     result = commit_batches(
         table,
         {o.index: o.data_files for o in outputs},
@@ -197,10 +200,8 @@ def commit_outputs(load: TableLoad, table: Table, outputs: list[BatchOutput], sn
         total_batches=len(load.plan),
         watermark=Watermark.of_snapshot(snapshot),
     )
-    for output in outputs:
-        if output.index in result.batches:
-            load.committed_rows[output.index] = output.rows
-            telemetry.instruments().rows_migrated.add(output.rows, {"table": load.iceberg_name})
+    rows = sum(output.rows for output in outputs if output.index in result.batches)
+    telemetry.instruments().rows_migrated.add(rows, {"table": load.iceberg_name})
     return result
 
 

@@ -1,14 +1,14 @@
-"""Bookkeeping of a running full load, shared by the thread-pool runner and the Prefect flow.
+"""Bookkeeping of a running full load: what :mod:`cutover.load.scheduler` decides from.
 
-The two differ only in how batches are executed (a ThreadPoolExecutor, or Prefect task runs); what
-happens when a batch finishes — when to commit, how a failure cancels a table, what the report says —
-lives here once.
+When a batch finishes — when to commit, how a failure stops a table, what the report says — is written
+here once, whatever executor ran the batch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from cutover.errors import SchemaEvolutionError, UnsupportedTypeError, UnsupportedValueError
@@ -16,6 +16,18 @@ from cutover.lake.commit import CommitResult
 from cutover.load.report import TableReport, TableStatus
 from cutover.load.steps import BatchOutput, TableLoad
 from cutover.source.planning import Batch
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """Where a table and the whole run stand, after a batch of the table was committed or skipped."""
+
+    table: str
+    batches_done: int
+    batches_total: int
+    rows: int
+    run_batches_done: int
+    run_batches_total: int
 
 
 def error_status(exc: BaseException) -> Literal["refused", "failed"]:
@@ -31,7 +43,7 @@ class LoadTracker:
         self._entries = {load.iceberg_name: (entry, load) for entry, load in loads}
         self._remaining = {name: len(load.pending) for name, (_, load) in self._entries.items()}
         self._waiting: dict[str, list[BatchOutput]] = {name: [] for name in self._entries}
-        self._started = {name: time.perf_counter() for name in self._entries}
+        self._started: dict[str, float] = {}
         self._failed: set[str] = set()
         for entry, load in loads:
             entry.batches_total = len(load.plan)
@@ -48,6 +60,10 @@ class LoadTracker:
         """Tables with nothing left to load (a completed load being resumed)."""
         return [load for name, (_, load) in self._entries.items() if self._remaining[name] == 0]
 
+    def reading(self, load: TableLoad) -> None:
+        """A batch of the table is about to be read: its clock starts with the first one."""
+        self._started.setdefault(load.iceberg_name, time.perf_counter())
+
     def is_failed(self, load: TableLoad) -> bool:
         return load.iceberg_name in self._failed
 
@@ -62,12 +78,20 @@ class LoadTracker:
             return ready
         return []
 
-    def committed(self, load: TableLoad, result: CommitResult | None = None) -> None:
+    def committed(
+        self, load: TableLoad, result: CommitResult | None = None, outputs: Sequence[BatchOutput] = ()
+    ) -> None:
+        """Record a commit of ``outputs`` (or, without a result, that the table has nothing to commit)."""
         entry, _ = self._entries[load.iceberg_name]
+        if result is not None:
+            for output in outputs:
+                if output.index in result.batches:
+                    load.committed_rows[output.index] = output.rows
+            if result.snapshot_id is not None:
+                entry.snapshot_id = result.snapshot_id
         entry.rows = sum(load.committed_rows.values())
-        if result is not None and result.snapshot_id is not None:
-            entry.snapshot_id = result.snapshot_id
-        entry.seconds = time.perf_counter() - self._started[load.iceberg_name]
+        started = self._started.get(load.iceberg_name)
+        entry.seconds = time.perf_counter() - started if started is not None else 0.0
 
     def failed(self, load: TableLoad, exc: BaseException) -> TableStatus:
         """Mark the table failed or refused; the caller aborts a refused table."""
@@ -83,7 +107,14 @@ class LoadTracker:
         done = sum(e.batches_skipped + len(load.committed_rows) for e, load in self._entries.values())
         return done, total
 
-    def table_progress(self, load: TableLoad) -> tuple[str, int, int, int]:
+    def table_progress(self, load: TableLoad) -> LoadProgress:
         entry, _ = self._entries[load.iceberg_name]
-        done = entry.batches_skipped + len(load.committed_rows)
-        return f"{entry.source_schema}.{entry.source_table}", done, entry.batches_total, entry.rows
+        done, total = self.progress()
+        return LoadProgress(
+            table=f"{entry.source_schema}.{entry.source_table}",
+            batches_done=entry.batches_skipped + len(load.committed_rows),
+            batches_total=entry.batches_total,
+            rows=entry.rows,
+            run_batches_done=done,
+            run_batches_total=total,
+        )

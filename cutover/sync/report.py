@@ -42,9 +42,8 @@ class TableSyncReport:
 
 @dataclass
 class SyncReport(RunReport[TableSyncReport]):
-    @property
-    def ok(self) -> bool:
-        return all(t.status in ("synced", "unchanged") for t in self.tables)
+    def table_ok(self, table: TableSyncReport) -> bool:
+        return table.status in ("synced", "unchanged")
 
     def table_rows(self) -> list[dict[str, object]]:
         """Rows for a people-facing table (Prefect table artifact, CLI)."""

@@ -1,7 +1,8 @@
-"""Running a sync of many tables on one machine: what `cutover sync` uses.
+"""Running a sync of many tables: the job written once, its steps on threads (the CLI) or elsewhere.
 
-The Prefect flow `sync` composes the same steps as tasks (adding retries, concurrency limits, artifacts
-and the validation after); this runner is the dependency-free path that works without a Prefect server.
+:func:`run_sync` prepares every table, exports one snapshot and syncs ``parallel`` tables at a time
+through a :class:`SyncExecutor`; :class:`ThreadSyncExecutor` is the dependency-free default, and the
+Prefect flow passes one that submits tasks (adding retries and the per-table concurrency limit).
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from types import TracebackType
+from typing import Protocol
 
 import psycopg
 from pydantic import Field
 from pyiceberg.catalog import Catalog
 
 from cutover.config import CatalogConfig, TableOptionsFile
-from cutover.errors import CutoverError
+from cutover.errors import CutoverError, TransientError
+from cutover.execution import run_bounded
 from cutover.lake.catalog import open_catalog
 from cutover.load.tracker import error_status
 from cutover.source.connection import connect
@@ -27,8 +32,24 @@ from cutover.source.snapshot import SourceSnapshot, exported_snapshot
 from cutover.sync.report import SyncReport, TableSyncReport
 from cutover.sync.steps import TableSync, commit_sync, prepare_sync, stage_sync
 
-ProgressCallback = Callable[[TableSyncReport], None]
-"""Called once per table when its sync ends (synced, unchanged, refused or failed)."""
+ProgressCallback = Callable[[TableSyncReport, int, int], None]
+"""``(result, tables finished, tables selected)`` once per synced table as it ends (synced, unchanged,
+refused or failed), in the calling thread."""
+
+SnapshotHook = Callable[[SourceSnapshot, SyncReport], None]
+"""Runs inside the sync's snapshot after the last commit (a validation of exactly what was committed)."""
+
+
+class SyncExecutor(Protocol):
+    """Where the steps of a sync run."""
+
+    def prepare(self, table: str) -> TableSync:
+        """Plan one table's sync (before the snapshot: a delete log installed here must predate it)."""
+        ...
+
+    def sync_table(self, plan: TableSync, snapshot: SourceSnapshot) -> Future[TableSyncReport]:
+        """Stage and commit one table inside the run's snapshot."""
+        ...
 
 
 class SyncRequest(TableSelection):
@@ -58,13 +79,35 @@ def prepare_requested_sync(
     )
 
 
-def sync_one(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnapshot) -> TableSyncReport:
-    """Stage and commit one table (the failure lands in the report, only transient errors are raised)."""
-    staged = stage_sync(dsn, catalog, plan, snapshot)
-    return commit_sync(catalog, staged, snapshot)
+def sync_one(
+    dsn: str,
+    catalog: Catalog,
+    plan: TableSync,
+    snapshot: SourceSnapshot,
+    *,
+    reading: AbstractContextManager[object] | None = None,
+    committing: AbstractContextManager[object] | None = None,
+) -> TableSyncReport:
+    """Stage and commit one table, timed; failures land in the report, only transient errors are raised.
+
+    ``reading`` and ``committing`` are held around the two phases (a flow passes its concurrency slots).
+    """
+    began = time.perf_counter()
+    try:
+        with reading or nullcontext():
+            staged = stage_sync(dsn, catalog, plan, snapshot)
+        with committing or nullcontext():
+            result = commit_sync(catalog, staged, snapshot)
+    except TransientError:
+        raise
+    except CutoverError as exc:
+        result = failed_report_of(plan, exc)
+    result.seconds = time.perf_counter() - began
+    return result
 
 
 def failed_report(request: TableSelection, table: str, exc: CutoverError, seconds: float = 0.0) -> TableSyncReport:
+    """The report of a table whose sync failed or was refused before it had a plan."""
     return TableSyncReport(
         request.schema_name,
         table,
@@ -72,6 +115,13 @@ def failed_report(request: TableSelection, table: str, exc: CutoverError, second
         status=error_status(exc),
         error=str(exc),
         seconds=seconds,
+    )
+
+
+def failed_report_of(plan: TableSync, exc: CutoverError) -> TableSyncReport:
+    """The report of a planned table whose sync failed or was refused."""
+    return TableSyncReport(
+        plan.source.schema, plan.source.name, plan.iceberg_name, status=error_status(exc), error=str(exc)
     )
 
 
@@ -91,45 +141,72 @@ def run_sync(
     request: SyncRequest,
     catalog_config: CatalogConfig,
     on_table_done: ProgressCallback | None = None,
-    snapshot_hook: Callable[[SourceSnapshot, SyncReport], None] | None = None,
+    snapshot_hook: SnapshotHook | None = None,
+    *,
+    executor: SyncExecutor | None = None,
+    run_id: str | None = None,
 ) -> SyncReport:
     """Sync every selected table from one exported snapshot, ``parallel`` tables at a time.
 
-    Every table is prepared before the snapshot is exported (a delete log must predate it).
-
-    ``snapshot_hook(snapshot, report)`` runs inside the snapshot after the commits (the CLI validates there).
-    A table that fails or is refused does not stop the others; its report says why.
+    Every table is prepared before the snapshot is exported (a delete log must predate it). Without an
+    ``executor`` the steps run on a :class:`ThreadSyncExecutor`. ``snapshot_hook(snapshot, report)``
+    runs inside the snapshot after the commits. A table that fails or is refused does not stop the
+    others; its report says why.
     """
     started = time.perf_counter()
-    report = SyncReport(run_id=uuid.uuid4().hex)
-    catalog = open_catalog(catalog_config)
-    options = TableOptionsFile.load(request.table_options)
+    report = SyncReport(run_id=run_id or uuid.uuid4().hex)
     tables = resolve_tables(request)
-    plans: list[TableSync] = []
-    with connect(request.source_dsn) as conn:
+    with ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(ThreadSyncExecutor(request, catalog_config))
+        plans: list[TableSync] = []
         for name in tables:
             try:
-                plans.append(prepare_requested_sync(conn, catalog, request, name, options))
+                plans.append(executor.prepare(name))
             except CutoverError as exc:
                 report.tables.append(failed_report(request, name, exc))
-    with exported_snapshot(request.source_dsn) as snapshot:
+        snapshot = stack.enter_context(exported_snapshot(request.source_dsn))
         report.source_lsn = snapshot.lsn
 
-        def one(plan: TableSync) -> TableSyncReport:
-            began = time.perf_counter()
+        def done(plan: TableSync, future: Future[TableSyncReport]) -> None:
             try:
-                result = sync_one(request.source_dsn, catalog, plan, snapshot)
-            except CutoverError as exc:
-                result = failed_report(request, plan.source.name, exc)
-            result.seconds = time.perf_counter() - began
+                result = future.result()
+            except CutoverError as exc:  # transient, and its retries (if any) exhausted
+                result = failed_report_of(plan, exc)
+            report.tables.append(result)
             if on_table_done is not None:
-                on_table_done(result)
-            return result
+                on_table_done(result, len(report.tables), len(tables))
 
-        with ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-sync") as pool:
-            report.tables += list(pool.map(one, plans))
+        run_bounded(plans, lambda plan: executor.sync_table(plan, snapshot), request.parallel, done)
         report.tables.sort(key=lambda t: t.source_table)
         if snapshot_hook is not None:
             snapshot_hook(snapshot, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class ThreadSyncExecutor:
+    """Tables on ``parallel`` threads; plans over one shared control connection. A context manager."""
+
+    def __init__(self, request: SyncRequest, catalog_config: CatalogConfig) -> None:
+        self.request = request
+        self.catalog = open_catalog(catalog_config)
+        self.options = TableOptionsFile.load(request.table_options)
+        self._pool = ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-sync")
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ThreadSyncExecutor:
+        self._conn = self._stack.enter_context(connect(self.request.source_dsn))
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        return self._stack.__exit__(kind, exc, tb)  # a lost control connection becomes SourceConnectionError
+
+    def prepare(self, table: str) -> TableSync:
+        return prepare_requested_sync(self._conn, self.catalog, self.request, table, self.options)
+
+    def sync_table(self, plan: TableSync, snapshot: SourceSnapshot) -> Future[TableSyncReport]:
+        return self._pool.submit(sync_one, self.request.source_dsn, self.catalog, plan, snapshot)

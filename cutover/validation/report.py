@@ -105,9 +105,8 @@ class TableValidation:
 
 @dataclass
 class ValidationReport(RunReport[TableValidation]):
-    @property
-    def ok(self) -> bool:
-        return all(t.passed for t in self.tables)
+    def table_ok(self, table: TableValidation) -> bool:
+        return table.passed
 
     def table_json(self, table: TableValidation) -> dict[str, object]:
         return table.to_json()

@@ -1,23 +1,31 @@
-"""Validating tables: parity plus expectations, per table, all tables on one source snapshot."""
+"""Validating tables: parity plus expectations, per table, all tables on one source snapshot.
+
+:func:`validate_tables` is the job written once: ``parallel`` tables at a time through a
+:class:`ValidationExecutor` (threads by default; the Prefect flow passes one that submits tasks).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import Field
 from pyiceberg.exceptions import NoSuchTableError
 
 from cutover.config import CatalogConfig, TableOptionsFile
-from cutover.errors import CutoverError
+from cutover.errors import CutoverError, TransientError
+from cutover.execution import run_bounded
 from cutover.lake.catalog import open_catalog
 from cutover.lake.types import map_table
 from cutover.source.connection import connect
 from cutover.source.introspect import introspect_table
 from cutover.source.selection import TableSelection, resolve_tables
-from cutover.source.snapshot import exported_snapshot
+from cutover.source.snapshot import SourceSnapshot, exported_snapshot
 from cutover.validation.errors import IcebergTableMissingError
 from cutover.validation.parity import ParityOptions, TableParity
 from cutover.validation.report import TableValidation, ValidationReport, ValidationStatus
@@ -33,6 +41,8 @@ class ValidationRequest(TableSelection):
     """Where `expectations/<namespace>.<table>.json` suites live; None skips expectations."""
     max_differences: int = Field(default=100, ge=0)
     column_stats: bool = True
+    parallel: int = Field(default=2, ge=1, le=64)
+    """Tables validated at once (each parity is itself a parallel scan on both sides)."""
 
     @classmethod
     def of_selection(cls, selection: TableSelection, tables: list[str]) -> ValidationRequest:
@@ -55,8 +65,6 @@ def validate_table(
 
     Only a lost source connection is raised (:class:`~cutover.errors.TransientError`), so a task can retry it.
     """
-    from cutover.errors import TransientError
-
     started = time.perf_counter()
     identifier = f"{request.target_namespace}.{table}"
     result = TableValidation(request.schema_name, table, identifier)
@@ -111,24 +119,73 @@ def _verdict(result: TableValidation) -> tuple[ValidationStatus, str]:
     return "failed", "; ".join(problems) + f" (success {result.success_percentage}%)"
 
 
+class ValidationExecutor(Protocol):
+    """Where the validation of one table runs."""
+
+    def validate_table(self, table: str, snapshot_id: str) -> Future[TableValidation]:
+        """Parity + expectations of one table inside the run's snapshot (failures land in the result)."""
+        ...
+
+
+TableDone = Callable[[TableValidation], None]
+"""Called once per table as its validation ends, in the calling thread."""
+
+
 def validate_tables(
-    request: ValidationRequest, catalog_config: CatalogConfig, snapshot_id: str | None = None
+    request: ValidationRequest,
+    catalog_config: CatalogConfig,
+    snapshot: SourceSnapshot | None = None,
+    *,
+    executor: ValidationExecutor | None = None,
+    run_id: str | None = None,
+    on_table_done: TableDone | None = None,
 ) -> ValidationReport:
-    """Validate every selected table, all on one source snapshot (exported here unless one is given).
+    """Validate every selected table, ``parallel`` at a time, all on one source snapshot.
+
+    The snapshot is exported here unless the caller holds one (a load or sync validating what it just
+    committed). Without an ``executor`` the tables are validated on threads. The report lists the tables
+    in the order they were selected.
 
     Raises:
         ConfigError: bad DSN or an unknown table name.
-        SourceConnectionError: the source is unreachable.
+        SourceConnectionError: the source is unreachable, or a table's source connection was lost.
     """
     started = time.perf_counter()
-    report = ValidationReport(run_id=uuid.uuid4().hex)
-    catalog = open_catalog(catalog_config)
+    report = ValidationReport(run_id=run_id or uuid.uuid4().hex)
     tables = resolve_validation_tables(request)
-    if snapshot_id is not None:
-        report.tables = [validate_table(request, catalog, t, snapshot_id) for t in tables]
-    else:
-        with exported_snapshot(request.source_dsn) as snapshot:
-            report.source_lsn = snapshot.lsn
-            report.tables = [validate_table(request, catalog, t, snapshot.snapshot_id) for t in tables]
+    results: dict[str, TableValidation] = {}
+
+    def done(table: str, future: Future[TableValidation]) -> None:
+        results[table] = future.result()
+        if on_table_done is not None:
+            on_table_done(results[table])
+
+    with ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(ThreadValidationExecutor(request, catalog_config))
+        if snapshot is None:
+            snapshot = stack.enter_context(exported_snapshot(request.source_dsn))
+        report.source_lsn = snapshot.lsn
+        snapshot_id = snapshot.snapshot_id
+        run_bounded(tables, lambda table: executor.validate_table(table, snapshot_id), request.parallel, done)
+    report.tables = [results[t] for t in tables]
     report.seconds = time.perf_counter() - started
     return report
+
+
+class ThreadValidationExecutor:
+    """Tables on ``parallel`` threads. A context manager: leaving it waits for them."""
+
+    def __init__(self, request: ValidationRequest, catalog_config: CatalogConfig) -> None:
+        self.request = request
+        self.catalog = open_catalog(catalog_config)
+        self._pool = ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-validate")
+
+    def __enter__(self) -> ThreadValidationExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def validate_table(self, table: str, snapshot_id: str) -> Future[TableValidation]:
+        return self._pool.submit(validate_table, self.request, self.catalog, table, snapshot_id)

@@ -1,0 +1,58 @@
+"""What every job flow shares: its set-up (catalog, telemetry, limits), progress, and its ending."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.runtime import flow_run
+
+from cutover.config import CatalogConfig, Settings
+from cutover.errors import CutoverError
+from cutover.reporting import RunReport
+from cutover.telemetry import configure_from_environment
+from cutover.validation import ValidationReport
+from tasks.common import ensure_concurrency_limits
+
+
+def start_job(catalog: CatalogConfig | None) -> CatalogConfig:
+    """Telemetry and the global concurrency limits set up; the catalog given, else the environment's
+    (``CUTOVER_CATALOG_URI`` / ``CUTOVER_WAREHOUSE``, else the embedded default)."""
+    configure_from_environment()
+    ensure_concurrency_limits()
+    return catalog or Settings().catalog()
+
+
+def current_run_id() -> str:
+    """The flow run's id, the run id of every report it writes ("local" outside a flow run)."""
+    return str(flow_run.get_id() or "local")
+
+
+class Progress:
+    """A progress artifact the UI shows while the job runs, finished at 100 % by :meth:`done`."""
+
+    def __init__(self, key: str, description: str) -> None:
+        artifact = create_progress_artifact(0.0, key=key, description=description)
+        assert isinstance(artifact, UUID)  # the sync API, in a sync flow
+        self._id = artifact
+
+    def update(self, done: int, total: int) -> None:
+        update_progress_artifact(self._id, 100.0 * done / max(total, 1))
+
+    def done(self) -> None:
+        update_progress_artifact(self._id, 100.0)
+
+
+def finish_job(
+    report: RunReport[Any], validation: ValidationReport | None, *, verb: str, past: str
+) -> dict[str, object]:
+    """The flow's return value, or a failure (after the reports are written) naming every table that
+    did not ``verb``, or that ``past`` but did not validate."""
+    failed = report.not_ok()
+    if failed:
+        raise CutoverError(f"{len(failed)} table(s) did not {verb}: {', '.join(failed)}")
+    if validation is not None and not validation.ok:
+        invalid = [t.source_table for t in validation.tables if not t.passed]
+        raise CutoverError(f"{past}, but {len(invalid)} table(s) did not validate: {', '.join(invalid)}")
+    return report.to_json() | ({"validation": validation.to_json()} if validation else {})
