@@ -102,7 +102,11 @@ def default_catalog(state_dir: Path = DEFAULT_STATE_DIR) -> CatalogConfig:
 
 
 class Settings(BaseSettings):
-    """Environment-driven settings (prefix ``CUTOVER_``), read by the CLI and the flows only."""
+    """Environment-driven settings (prefix ``CUTOVER_``), read by the CLI and the flows only.
+
+    A job's own parameters (schema, tables, namespace, batch size, parallelism) are not here: they are
+    the request models' fields, which the CLI fills from its options and their ``CUTOVER_*`` variables.
+    """
 
     model_config = SettingsConfigDict(env_prefix="CUTOVER_", extra="ignore")
 
@@ -113,13 +117,8 @@ class Settings(BaseSettings):
     warehouse: str | None = None
     catalog_name: str = "cutover"
     catalog_properties: dict[str, str] = Field(default_factory=dict)
-    namespace: str | None = None
-    schema_name: Annotated[str, Field(alias="CUTOVER_SCHEMA")] = "public"
-    batch_rows: int | None = None
-    parallel: int = 2
     state_dir: Path = DEFAULT_STATE_DIR
     table_options: Path | None = None
-    exclude: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rollout_steps: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1, 5, 25, 50])
     """Percentage stages between shadow and live (``CUTOVER_ROLLOUT_STEPS=1,5,25,50``)."""
     rollout_min_soak_hours: float = Field(default=24.0, ge=0)
@@ -127,7 +126,7 @@ class Settings(BaseSettings):
     rollout_max_error_rate: float = Field(default=0.001, ge=0, le=1)
     rollout_min_shadow_reads: int = Field(default=100, ge=0)
 
-    @field_validator("exclude", "rollout_steps", mode="before")
+    @field_validator("rollout_steps", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -146,6 +146,28 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
     Raises:
         SourceSchemaError: the table does not exist, is not a table, or has no columns.
     """
+    oid, relkind = _relation(conn, schema, name)
+    partitioned = relkind == "p"
+    columns = _columns(conn, schema, name, oid, partitioned)
+    leaves = _leaf_oids(conn, oid) if partitioned else (oid,)
+    estimated_rows, estimated_bytes = _estimate_size(conn, leaves)
+    if estimated_rows < 0:
+        estimated_rows = _count_rows(conn, schema, name)
+    return SourceTable(
+        schema=schema,
+        name=name,
+        oid=oid,
+        columns=columns,
+        primary_key=_primary_key(conn, oid),
+        partitioned=partitioned,
+        leaf_oids=leaves,
+        estimated_rows=estimated_rows,
+        estimated_bytes=estimated_bytes,
+    )
+
+
+def _relation(conn: psycopg.Connection, schema: str, name: str) -> tuple[int, str]:
+    """The table's oid and relkind (``r`` or ``p``); anything else is refused."""
     qualified = f"{schema}.{name}"
     row = conn.execute(
         """
@@ -159,9 +181,11 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
     oid, relkind = row
     if relkind not in ("r", "p"):
         raise SourceSchemaError(qualified, f"is not a table (relkind {relkind!r}); only tables can be loaded")
+    return oid, relkind
 
-    resolver = _TypeResolver(conn)
-    columns = []
+
+def _columns(conn: psycopg.Connection, schema: str, name: str, oid: int, partitioned: bool) -> tuple[SourceColumn, ...]:
+    """Every live column in order, domains resolved to their base type, with the planner's n_distinct."""
     attributes = conn.execute(
         """
         select attname, atttypid::int, atttypmod, attnotnull, format_type(atttypid, atttypmod)
@@ -170,13 +194,15 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
         (oid,),
     ).fetchall()
     if not attributes:
-        raise SourceSchemaError(qualified, "has no columns")
+        raise SourceSchemaError(f"{schema}.{name}", "has no columns")
     distinct: dict[str, float] = dict(
         conn.execute(
             "select attname, n_distinct from pg_stats where schemaname = %s and tablename = %s and inherited = %s",
-            (schema, name, relkind == "p"),
+            (schema, name, partitioned),
         ).fetchall()
     )
+    resolver = _TypeResolver(conn)
+    columns = []
     for col_name, type_oid, typmod, not_null, display in attributes:
         base, typmod, domain_not_null = resolver.resolve(type_oid, typmod)
         element_type = element_category = None
@@ -196,44 +222,29 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
                 n_distinct=distinct.get(col_name),
             )
         )
+    return tuple(columns)
 
-    primary_key = tuple(
-        attname
-        for (attname,) in conn.execute(
-            """
-            select a.attname from pg_index i
-            cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
-            join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-            where i.indrelid = %s and i.indisprimary order by k.ord
-            """,
-            (oid,),
-        ).fetchall()
-    )
 
-    partitioned = relkind == "p"
-    if partitioned:
-        leaves = tuple(
-            leaf
-            for (leaf,) in conn.execute(
-                "select relid::oid::int from pg_partition_tree(%s::oid::regclass) where isleaf", (oid,)
-            ).fetchall()
-        )
-    else:
-        leaves = (oid,)
-    estimated_rows, estimated_bytes = _estimate_size(conn, leaves)
-    if estimated_rows < 0:
-        estimated_rows = _count_rows(conn, schema, name)
-    return SourceTable(
-        schema=schema,
-        name=name,
-        oid=oid,
-        columns=tuple(columns),
-        primary_key=primary_key,
-        partitioned=partitioned,
-        leaf_oids=leaves,
-        estimated_rows=estimated_rows,
-        estimated_bytes=estimated_bytes,
-    )
+def _primary_key(conn: psycopg.Connection, oid: int) -> tuple[str, ...]:
+    """The primary key's columns in key order (empty without one)."""
+    rows = conn.execute(
+        """
+        select a.attname from pg_index i
+        cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+        join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+        where i.indrelid = %s and i.indisprimary order by k.ord
+        """,
+        (oid,),
+    ).fetchall()
+    return tuple(attname for (attname,) in rows)
+
+
+def _leaf_oids(conn: psycopg.Connection, oid: int) -> tuple[int, ...]:
+    """The leaf partitions of a partitioned table (the relations that hold its rows)."""
+    rows = conn.execute(
+        "select relid::oid::int from pg_partition_tree(%s::oid::regclass) where isleaf", (oid,)
+    ).fetchall()
+    return tuple(leaf for (leaf,) in rows)
 
 
 def _estimate_size(conn: psycopg.Connection, leaves: tuple[int, ...]) -> tuple[int, int]:
