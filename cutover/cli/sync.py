@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +30,7 @@ from cutover.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from cutover.config import CatalogConfig
     from cutover.source.snapshot import SourceSnapshot
     from cutover.sync import SyncReport, SyncRequest, TableSyncReport
     from cutover.validation import ValidationReport
@@ -55,6 +58,37 @@ def _release(request: SyncRequest) -> None:
 
     for table, dropped in release_delete_logs(request).items():
         console.print(f"{table}: {'dropped ' + ', '.join(dropped) if dropped else 'no delete log'}")
+
+
+def _validation_in_snapshot(
+    request: SyncRequest, catalog: CatalogConfig, expectations_dir: Path, into: list[ValidationReport]
+) -> Callable[[SourceSnapshot, SyncReport], None]:
+    """The hook `run_sync` calls on its own snapshot: validate the tables that are current, into ``into``."""
+    from cutover.validation import ValidationRequest, validate_tables
+
+    def validate_in(snapshot: SourceSnapshot, synced: SyncReport) -> None:
+        current = [t.source_table for t in synced.tables if t.status in ("synced", "unchanged")]
+        if current:
+            checked = ValidationRequest.of_selection(request, current).model_copy(
+                update={"expectations_dir": expectations_dir}
+            )
+            into.append(validate_tables(checked, catalog, snapshot))
+
+    return validate_in
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[TableSyncReport, int, int], None]]:
+    """A spinner with a line per finished table; yields the callback `run_sync` reports to."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("syncing", total=None)
+
+        def done(result: TableSyncReport, finished: int, total: int) -> None:
+            bar.console.print(f"{result.iceberg_identifier}: {result.status} "
+                              f"({result.rows_upserted:,} upserted, {result.rows_deleted:,} deleted)")  # fmt: skip
+            bar.update(task, description=f"synced {result.iceberg_identifier} ({finished}/{total})")
+
+        yield done
 
 
 @app.command()
@@ -92,7 +126,6 @@ def sync(
 ) -> None:
     """Incremental sync: changed rows, hard deletes and new columns since the last watermark, merged by key."""
     from cutover.sync import SyncRequest, run_sync
-    from cutover.validation import ValidationRequest, validate_tables
 
     request = SyncRequest(
         source_dsn=source_dsn or "",
@@ -109,24 +142,9 @@ def sync(
         return
     catalog = catalog_from(catalog_uri, warehouse)
     validations: list[ValidationReport] = []
-
-    def validate_in(snapshot: SourceSnapshot, synced: SyncReport) -> None:
-        current = [t.source_table for t in synced.tables if t.status in ("synced", "unchanged")]
-        if validate and current:
-            checked = ValidationRequest.of_selection(request, current).model_copy(
-                update={"expectations_dir": expectations_dir}
-            )
-            validations.append(validate_tables(checked, catalog, snapshot))
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("syncing", total=None)
-
-        def done(result: TableSyncReport, finished: int, total: int) -> None:
-            bar.console.print(f"{result.iceberg_identifier}: {result.status} "
-                              f"({result.rows_upserted:,} upserted, {result.rows_deleted:,} deleted)")  # fmt: skip
-            bar.update(task, description=f"synced {result.iceberg_identifier} ({finished}/{total})")
-
-        report = run_sync(request, catalog, done, validate_in)
+    in_snapshot = _validation_in_snapshot(request, catalog, expectations_dir, validations) if validate else None
+    with _progress() as done:
+        report = run_sync(request, catalog, done, in_snapshot)
     if report_json is not None:
         report.write_json(report_json)
     print_sync_report(report)
