@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import Field
 from pyiceberg.exceptions import NoSuchTableError
 
+from cutover import telemetry
 from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.errors import CutoverError, TransientError
 from cutover.execution import run_bounded
@@ -157,6 +158,7 @@ def validate_tables(
 
     def done(table: str, future: Future[TableValidation]) -> None:
         results[table] = future.result()
+        _record_ratio(results[table])
         if on_table_done is not None:
             on_table_done(results[table])
 
@@ -171,6 +173,13 @@ def validate_tables(
     report.tables = [results[t] for t in tables]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _record_ratio(result: TableValidation) -> None:
+    """The success ratio of a table whose parity ran (the alert and dashboard query it); an error has none."""
+    if result.status != "error":
+        ratio = result.success_percentage / 100.0
+        telemetry.instruments().validation_success_ratio.record(ratio, {"table": result.iceberg_identifier})
 
 
 class ThreadValidationExecutor:
