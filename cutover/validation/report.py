@@ -130,24 +130,51 @@ class ValidationReport(RunReport[TableValidation]):
             for t in self.tables
         ]
 
-    def markdown(self, max_rows_per_table: int = 20) -> str:
-        """A markdown summary with the first differences of each table (for the Prefect artifact)."""
+    def markdown(self, max_rows_per_table: int = 20, max_detailed_tables: int = 10) -> str:
+        """The Prefect artifact: a one-line total, one compact row per table (failures first), then the
+        first differences of the first failing tables. Readable at 200 tables."""
+        failing = [t for t in self.tables if not t.passed]
+        rows = sum(t.source_rows for t in self.tables)
+        verdict = "passed" if self.ok else "FAILED"
         lines = [
             f"# Validation {self.run_id}",
             "",
-            f"**{'passed' if self.ok else 'FAILED'}** in {self.seconds:.1f} s",
+            f"**{verdict}**: {len(self.tables) - len(failing)} of {len(self.tables)} tables passed, "
+            f"{rows:,} source rows compared in {self.seconds:.1f} s",
             "",
+            "| table | status | success % | source rows | missing | extra | changed | reason |",
+            "|---|---|--:|--:|--:|--:|--:|---|",
         ]
-        for t in self.tables:
-            lines += [f"## {t.iceberg_identifier}: {t.status} ({t.success_percentage}%)", "", t.reason, ""]
-            if t.differences:
-                lines += ["| kind | key | column | source | iceberg |", "|---|---|---|---|---|"]
-                for diff in t.differences[:max_rows_per_table]:
-                    key = ", ".join(f"{k}={v}" for k, v in diff.key.items())
-                    for col in diff.columns or [ColumnDiff("", None, None)]:
-                        lines.append(f"| {diff.kind} | {key} | {col.column} | {col.source} | {col.iceberg} |")
-                lines.append("")
-            failed = [e for e in t.expectations if not e.success]
-            for outcome in failed:
-                lines.append(f"- expectation `{outcome.expectation}` on `{outcome.column}` failed: {outcome.observed}")
+        for t in [*failing, *(t for t in self.tables if t.passed)]:
+            reason = _cell(t.reason.splitlines()[0] if t.reason else "")
+            lines.append(
+                f"| {t.iceberg_identifier} | {t.status} | {t.success_percentage} | {t.source_rows:,} "
+                f"| {t.missing_total:,} | {t.extra_total:,} | {t.changed_total:,} | {reason} |"
+            )
+        for t in failing[:max_detailed_tables]:
+            lines += ["", f"## {t.iceberg_identifier}", "", _cell(t.reason)]
+            lines += _difference_lines(t, max_rows_per_table)
+        if len(failing) > max_detailed_tables:
+            lines += ["", f"… and {len(failing) - max_detailed_tables} more failing tables (see the table artifact)"]
         return "\n".join(lines) + "\n"
+
+
+def _cell(text: object) -> str:
+    """Text that cannot break a markdown table row."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _difference_lines(t: TableValidation, max_rows: int) -> list[str]:
+    lines: list[str] = []
+    if t.differences:
+        lines += ["", "| kind | key | column | source | iceberg |", "|---|---|---|---|---|"]
+        for diff in t.differences[:max_rows]:
+            key = _cell(", ".join(f"{k}={v}" for k, v in diff.key.items()))
+            for col in diff.columns or [ColumnDiff("", None, None)]:
+                lines.append(f"| {diff.kind} | {key} | {col.column} | {_cell(col.source)} | {_cell(col.iceberg)} |")
+    failed = [e for e in t.expectations if not e.success]
+    if failed:
+        lines.append("")
+    for outcome in failed:
+        lines.append(f"- expectation `{outcome.expectation}` on `{outcome.column}` failed: {_cell(outcome.observed)}")
+    return lines
