@@ -20,6 +20,8 @@ class CommitResult:
     snapshot_id: int | None
     """None when every batch was already committed (nothing new to do)."""
     batches: frozenset[int]
+    table_rows: int = 0
+    """Rows the table holds after the commit (its current snapshot's ``total-records``)."""
 
 
 def commit_batches(
@@ -47,7 +49,7 @@ def commit_batches(
         raise CommitConflictError(f"{table.name()}: not created by a cutover load (no {names.PROP_LOAD_ID})")
     new = set(parts) - checkpoint.done
     if not new:
-        return CommitResult(None, frozenset())
+        return CommitResult(None, frozenset(), table_rows(table))
     done = set(checkpoint.done) | new
     earlier = read_watermark(table) if checkpoint.snapshot_id is not None else None
     summary = {
@@ -67,4 +69,11 @@ def commit_batches(
     except CommitFailedException as exc:
         raise CommitConflictError(f"{table.name()}: commit conflict: {exc}") from exc
     current = table.current_snapshot()
-    return CommitResult(current.snapshot_id if current else None, frozenset(new))
+    return CommitResult(current.snapshot_id if current else None, frozenset(new), table_rows(table))
+
+
+def table_rows(table: Table) -> int:
+    """Rows in the table's current snapshot, from its summary (no file is read); 0 for an empty table."""
+    current = table.current_snapshot()
+    total = current.summary["total-records"] if current is not None and current.summary is not None else None
+    return int(total) if total is not None else 0

@@ -22,7 +22,7 @@ from cutover.config import LoadMode, TableOptions
 from cutover.errors import ConfigError
 from cutover.lake.catalog import ensure_namespace
 from cutover.lake.checkpoint import plan_properties, read_checkpoint
-from cutover.lake.commit import CommitResult, commit_batches
+from cutover.lake.commit import CommitResult, commit_batches, table_rows
 from cutover.lake.convert import BatchConverter, select_columns
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
 from cutover.lake.writer import DataFileWriter
@@ -47,6 +47,8 @@ class TableLoad:
     created: bool
     complete: bool = False
     committed_rows: dict[int, int] = field(default_factory=dict)
+    rows_before: int = 0
+    """Rows earlier runs of this load committed (a resumed table); 0 for a new load."""
 
     @property
     def iceberg_name(self) -> str:
@@ -147,6 +149,7 @@ def _resume(
         pending,
         created=False,
         complete=checkpoint.complete or not pending,
+        rows_before=table_rows(table),
     )
 
 

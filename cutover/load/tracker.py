@@ -89,7 +89,10 @@ class LoadTracker:
                     load.committed_rows[output.index] = output.rows
             if result.snapshot_id is not None:
                 entry.snapshot_id = result.snapshot_id
-        entry.rows = sum(load.committed_rows.values())
+        # What the table holds from this load: earlier runs' rows count too, and a retried commit that
+        # found its batches already committed (so names none of them) still reports them.
+        committed = load.rows_before + sum(load.committed_rows.values())
+        entry.rows = result.table_rows if result is not None else committed
         started = self._started.get(load.iceberg_name)
         entry.seconds = time.perf_counter() - started if started is not None else 0.0
 
