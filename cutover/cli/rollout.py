@@ -9,10 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cutover import names
 from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, console
 
 rollout_app = typer.Typer(no_args_is_help=True, help="Staged rollout of Iceberg reads per entity.")
 app.add_typer(rollout_app, name="rollout")
+
+_PREFECT_PROBE_SECONDS = 0.5
+"""How long a rollback waits to learn whether Prefect is up before giving up on its event."""
 
 EntityOption = Annotated[str, typer.Option("--entity", "-e", help="The entity, namespace.table.")]
 
@@ -71,13 +75,25 @@ def rollback(
 
 
 def _emit_event_if_prefect(entity: str | None, actor: str, reason: str, audit_id: int) -> None:
-    """Best effort: tell Prefect (automations, the UI) when a server is configured; never fail the rollback."""
-    if not os.environ.get("PREFECT_API_URL"):
+    """Best effort: tell Prefect (automations, the UI) when a server is configured; never fail the rollback.
+
+    The flags are already off and the audit row written: a Prefect server that is down must not hold the
+    operator (Prefect's own event client would retry for seconds), so it is probed first, briefly.
+    """
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return
+    import httpx
+
+    try:
+        httpx.get(f"{api.rstrip('/')}/health", timeout=_PREFECT_PROBE_SECONDS).raise_for_status()
+    except httpx.HTTPError as exc:
+        console.print(f"[yellow]warning:[/yellow] rollback done, but Prefect at {api} is unreachable ({exc}): "
+                      f"event {names.EVENT_ROLLBACK_COMPLETED} not sent")  # fmt: skip
         return
     try:
         from prefect.events import emit_event
-
-        from cutover import names
+        from prefect.events.worker import EventsWorker
 
         resource = f"{names.TABLE_RESOURCE_PREFIX}{entity}" if entity else "cutover.all"
         emit_event(
@@ -85,5 +101,8 @@ def _emit_event_if_prefect(entity: str | None, actor: str, reason: str, audit_id
             resource={"prefect.resource.id": resource},
             payload={"entity": entity, "actor": actor, "reason": reason, "audit_id": audit_id},
         )
+        EventsWorker.drain_all(timeout=_PREFECT_PROBE_SECONDS * 2)
     except Exception as exc:  # the flags are already off; the event is a courtesy
-        console.print(f"[yellow]rollback done, but the Prefect event was not sent:[/yellow] {exc}")
+        console.print(
+            f"[yellow]warning:[/yellow] rollback done, but event {names.EVENT_ROLLBACK_COMPLETED} was not sent: {exc}"
+        )

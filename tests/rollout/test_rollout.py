@@ -140,3 +140,40 @@ def test_cli_rollback_works_without_prefect(source_dsn: str, tmp_path: Path, sto
         [sys.executable, "-m", "cutover.cli", "rollback"], capture_output=True, text=True, env=env, timeout=120
     )
     assert missing_reason.returncode == 2 and "--reason" in missing_reason.stderr
+
+
+def test_cli_rollback_with_prefect_down_warns_once_and_does_not_wait(
+    source_dsn: str, tmp_path: Path, store: ControlStore
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    flag_file = tmp_path / "flags.json"
+    flags = MutableFeatureFlagService(LocalFlagFile(flag_file))
+    flags.enable(names.FLAG_USE_ICEBERG_BACKEND, actor="ops", reason="on", entity=ENTITY)
+    with socket.socket() as sock:  # a port nobody listens on: Prefect is down
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    env = {**os.environ, "CUTOVER_SOURCE_DSN": source_dsn, "CUTOVER_FLAGS_FILE": str(flag_file)}
+    argv = [sys.executable, "-m", "cutover.cli", "rollback", "--entity", ENTITY, "--reason", "drill"]
+
+    def run(prefect_api: str) -> tuple[subprocess.CompletedProcess[str], float]:
+        started = time.perf_counter()
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env={**env, "PREFECT_API_URL": prefect_api}, timeout=60
+        )
+        return done, time.perf_counter() - started
+
+    without, reference = run("")
+    result, seconds = run(down)
+
+    assert without.returncode == 0 and result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    warnings = [line for line in output.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "not sent" in warnings[0] and "unreachable" in warnings[0], output
+    assert "Traceback" not in output and "websocket" not in output.lower()
+    assert len(store.audit_log(action="rollback", limit=5)) == 2  # recorded both times, Prefect or not
+    assert seconds - reference < 1.5, (seconds, reference)  # the old client retried for ~8 s
