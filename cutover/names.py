@@ -49,6 +49,15 @@ LIMIT_ICEBERG_COMMITS: Final = "cutover-iceberg-commits"
 LIMIT_SYNC_TABLE_PREFIX: Final = "cutover-sync-"
 """One limit of 1 per synced table (``cutover-sync-<namespace>-<table>``): syncs of a table never overlap."""
 
+# --- Prefect blocks and work pools (`cutover prefect setup` creates them) ---------------------------
+BLOCK_SOURCE: Final = "cutover-source"
+"""prefect-sqlalchemy `SqlAlchemyConnector` holding the source database (password as a secret)."""
+BLOCK_CODE_STORAGE: Final = "cutover-code"
+"""prefect-azure `AzureBlobStorageCredentials` of the container the Azure deployments push code to."""
+POOL_PROCESS: Final = "cutover-process"
+POOL_ACI: Final = "cutover-aci"
+POOL_KUBERNETES: Final = "cutover-k8s"
+
 # --- Iceberg snapshot-summary and table properties (design §3) ------------------------------------
 # Every property cutover writes starts with this prefix, so operators can tell ours from others'.
 PROPERTY_PREFIX: Final = "cutover."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -10,10 +10,14 @@ from prefect.runtime import flow_run
 
 from cutover.config import CatalogConfig, Settings
 from cutover.errors import CutoverError
+from cutover.orchestration.limits import ensure_concurrency_limits
+from cutover.orchestration.source_block import load_source_dsn
 from cutover.reporting import RunReport
+from cutover.source.selection import TableSelection
 from cutover.telemetry import configure_from_environment
 from cutover.validation import ValidationReport
-from tasks.common import ensure_concurrency_limits
+
+S = TypeVar("S", bound=TableSelection)
 
 
 def start_job(catalog: CatalogConfig | None) -> CatalogConfig:
@@ -22,6 +26,17 @@ def start_job(catalog: CatalogConfig | None) -> CatalogConfig:
     configure_from_environment()
     ensure_concurrency_limits()
     return catalog or Settings().catalog()
+
+
+def with_source(request: S, source_block: str) -> S:
+    """The request reading from its own ``source_dsn`` (in-process runs), else from the named block.
+
+    A deployment names the block and leaves the DSN out, so the password lives only in the block's
+    secret field and in this process, never in a deployment's or flow run's parameters.
+    """
+    if request.source_dsn:
+        return request
+    return request.with_source(load_source_dsn(source_block))
 
 
 def current_run_id() -> str:

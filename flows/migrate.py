@@ -12,13 +12,14 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from cutover import names
 from cutover.config import CatalogConfig
 from cutover.load.report import MigrationReport
 from cutover.load.runner import MigrationRequest, run_migration
 from cutover.load.tracker import LoadProgress
 from cutover.source.snapshot import SourceSnapshot
 from cutover.validation import ValidationReport, ValidationRequest
-from flows.common import Progress, current_run_id, finish_job, start_job
+from flows.common import Progress, current_run_id, finish_job, start_job, with_source
 from flows.validate import validate_in_snapshot
 from tasks.migrate import PrefectLoadExecutor
 
@@ -27,9 +28,12 @@ REPORT_KEY = "migrate-report"
 
 
 @flow(name="migrate", task_runner=ThreadPoolTaskRunner(max_workers=16), log_prints=False)  # type: ignore[arg-type]
-def migrate(request: MigrationRequest, catalog: CatalogConfig | None = None) -> dict[str, object]:
+def migrate(
+    request: MigrationRequest, catalog: CatalogConfig | None = None, source_block: str = names.BLOCK_SOURCE
+) -> dict[str, object]:
     """Full load of the selected tables; fails (after writing its report) when any table did not load."""
     catalog = start_job(catalog)
+    request = with_source(request, source_block)
     progress = Progress(PROGRESS_KEY, "Batches committed, all tables")
     validations: list[ValidationReport] = []
 

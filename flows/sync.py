@@ -14,11 +14,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from cutover import names
 from cutover.config import CatalogConfig
 from cutover.source.snapshot import SourceSnapshot
 from cutover.sync import SyncReport, SyncRequest, TableSyncReport, run_sync
 from cutover.validation import ValidationReport, ValidationRequest
-from flows.common import Progress, current_run_id, finish_job, start_job
+from flows.common import Progress, current_run_id, finish_job, start_job, with_source
 from flows.validate import validate_in_snapshot
 from tasks.sync import PrefectSyncExecutor
 
@@ -27,10 +28,13 @@ REPORT_KEY = "sync-report"
 
 
 @flow(name="sync", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=False)  # type: ignore[arg-type]
-def sync(request: SyncRequest, catalog: CatalogConfig | None = None) -> dict[str, object]:
+def sync(
+    request: SyncRequest, catalog: CatalogConfig | None = None, source_block: str = names.BLOCK_SOURCE
+) -> dict[str, object]:
     """Sync the selected tables; fails (after its report) when a table did not sync or did not validate."""
     logger = get_run_logger()
     catalog = start_job(catalog)
+    request = with_source(request, source_block)
     progress = Progress(PROGRESS_KEY, "Tables synced")
     validations: list[ValidationReport] = []
 

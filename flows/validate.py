@@ -12,10 +12,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from cutover import names
 from cutover.config import CatalogConfig
 from cutover.source.snapshot import SourceSnapshot
 from cutover.validation import TableValidation, ValidationReport, ValidationRequest, validate_tables
-from flows.common import current_run_id, finish_job, start_job
+from flows.common import current_run_id, finish_job, start_job, with_source
 from tasks.validate import PrefectValidationExecutor, emit_validation_event, record_outcomes
 
 REPORT_KEY = "validate-report"
@@ -52,9 +53,12 @@ def validate_in_snapshot(
 
 
 @flow(name="validate", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)  # type: ignore[arg-type]
-def validate(request: ValidationRequest, catalog: CatalogConfig | None = None) -> dict[str, object]:
+def validate(
+    request: ValidationRequest, catalog: CatalogConfig | None = None, source_block: str = names.BLOCK_SOURCE
+) -> dict[str, object]:
     """Validate the selected tables; fails (after its report and events) when any table did not pass."""
     catalog = start_job(catalog)
+    request = with_source(request, source_block)
     report = validate_in_snapshot(request, catalog, None, current_run_id())
     return finish_job(report, None, verb="validate", past="validated")
 

@@ -12,10 +12,11 @@ from prefect.concurrency.sync import concurrency
 from cutover import names
 from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.lake.catalog import open_catalog
+from cutover.orchestration.limits import ensure_concurrency_limits
 from cutover.source.connection import connect
 from cutover.source.snapshot import SourceSnapshot
 from cutover.sync import SyncRequest, TableSync, TableSyncReport, prepare_requested_sync, sync_one
-from tasks.common import as_future, ensure_concurrency_limits, retry_transient_only
+from tasks.common import as_future, retry_transient_only
 
 
 def table_limit(iceberg_name: str) -> str:

@@ -109,7 +109,7 @@ def _load_with_prefect(request: MigrationRequest, catalog: CatalogConfig) -> tup
     from prefect import flow
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from tasks.common import ensure_concurrency_limits
+    from cutover.orchestration.limits import ensure_concurrency_limits
     from tasks.migrate import PrefectLoadExecutor
 
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=8), persist_result=False)  # type: ignore[arg-type]
@@ -190,7 +190,7 @@ def _sync_and_validate_with_prefect(
     from prefect import flow
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from tasks.common import ensure_concurrency_limits
+    from cutover.orchestration.limits import ensure_concurrency_limits
     from tasks.sync import PrefectSyncExecutor
     from tasks.validate import PrefectValidationExecutor
 

@@ -78,7 +78,9 @@ def test_every_metric_the_terraform_queries_is_recorded_with_the_dimensions_they
     from cutover.validation import ValidationRequest, validate_tables
     from tests.tier.conftest import set_stage
 
-    source.execute("create table m (id int primary key, v int); insert into m select g, g from generate_series(1, 50) g")
+    source.execute(
+        "create table m (id int primary key, v int); insert into m select g, g from generate_series(1, 50) g"
+    )
     assert migrate(source_dsn, catalog_config, ["m"]).ok
     report = validate_tables(ValidationRequest(source_dsn=source_dsn, tables=["m"], namespace="lake"), catalog_config)
     assert report.ok

@@ -34,6 +34,7 @@ def check_dsn(dsn: str | None) -> str:
 @contextmanager
 def connect(dsn: str, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
     """A psycopg connection for control queries; connection failures become SourceConnectionError."""
+    dsn = check_dsn(dsn)  # an empty DSN would silently mean libpq's defaults
     try:
         conn = psycopg.connect(dsn, autocommit=autocommit, application_name="cutover")
     except psycopg.OperationalError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
+from typing import Self
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -15,7 +16,8 @@ from cutover.source.introspect import list_tables
 class TableSelection(BaseModel):
     """A source schema, the tables chosen in it, and where their Iceberg copies live."""
 
-    source_dsn: str
+    source_dsn: str = ""
+    """``postgresql://`` DSN; empty in a deployment, whose flow fills it from the source block at run time."""
     schema_name: str = Field(default="public", alias="schema")
     tables: list[str] = Field(default_factory=list)
     """Table names or glob patterns; empty means every table of the schema (after ``exclude``)."""
@@ -30,11 +32,15 @@ class TableSelection(BaseModel):
     @field_validator("source_dsn")
     @classmethod
     def _dsn(cls, value: str) -> str:
-        return check_dsn(value)
+        return check_dsn(value) if value else value
 
     @property
     def target_namespace(self) -> str:
         return self.namespace or self.schema_name
+
+    def with_source(self, dsn: str) -> Self:
+        """The same selection reading from ``dsn`` (checked)."""
+        return self.model_copy(update={"source_dsn": check_dsn(dsn)})
 
 
 def _is_glob(name: str) -> bool:

@@ -35,7 +35,8 @@ def test_prefect_yaml_deploys_every_deployment(prefect_api: str, source_dsn: str
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("migrate/migrate")
         assert deployment.work_pool_name == "cutover-process"
-        assert deployment.parameters["request"]["source_dsn"] == source_dsn
+        assert deployment.parameters["source_block"] == "cutover-source"  # the block, never a DSN
+        assert "source_dsn" not in deployment.parameters["request"]
         nightly = client.read_deployment_by_name("sync/nightly-sync")
         names = {d.name for d in client.read_deployments()}
     assert declared <= names

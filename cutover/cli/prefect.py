@@ -1,0 +1,47 @@
+"""`cutover prefect setup`: the blocks, work pools and limits the deployments expect, in one idempotent command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cutover.cli._common import SourceDsn, app, console
+
+prefect_app = typer.Typer(no_args_is_help=True, help="Prepare a Prefect server for cutover's deployments.")
+app.add_typer(prefect_app, name="prefect")
+
+
+@prefect_app.command("setup")
+def setup(
+    source_dsn: SourceDsn = None,
+    azure: Annotated[
+        bool, typer.Option("--azure", help="Also the code-storage block and the ACI and AKS work pools.")
+    ] = False,
+    code_connection_string: Annotated[
+        str | None,
+        typer.Option(envvar="AZURE_STORAGE_CONNECTION_STRING", help="--azure: the code container's storage."),
+    ] = None,
+    code_account_url: Annotated[
+        str | None,
+        typer.Option(envvar="CUTOVER_CODE_ACCOUNT_URL", help="--azure: storage account URL (workload identity)."),
+    ] = None,
+) -> None:
+    """Create or update the `cutover-source` block (from --source-dsn), the `cutover-process` pool and the
+    global concurrency limits on the server of PREFECT_API_URL; with --azure, also the `cutover-code`
+    blob-storage block and the `cutover-aci` and `cutover-k8s` pools. Safe to run again."""
+    from cutover.orchestration.setup import AzureCode, prefect_api_url, prefect_setup
+
+    code = AzureCode(code_connection_string, code_account_url) if azure else None
+    console.print(f"Prefect at {prefect_api_url()}")
+    report = prefect_setup(source_dsn, code)
+    table = Table(title="cutover prefect setup")
+    for column in ("kind", "name", "outcome"):
+        table.add_column(column)
+    for kind, name, outcome in report.steps:
+        table.add_row(kind, name, outcome, style="yellow" if outcome == "skipped" else None)
+    console.print(table)
+    if any(outcome == "skipped" for _, _, outcome in report.steps):
+        console.print("[yellow]note:[/yellow] no source DSN given (--source-dsn or CUTOVER_SOURCE_DSN): "
+                      "the job deployments need the cutover-source block")  # fmt: skip
