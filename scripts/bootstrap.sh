@@ -2,13 +2,15 @@
 # Shared set-up for the README commands and CI: uv, the locked environment, and PostgreSQL.
 # Sourced, not run: it exports what the caller needs.
 set -euo pipefail
-export UV_COMPILE_BYTECODE=1          # without .pyc files, importing Prefect + GX costs 15 s instead of 5
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 
 if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check uv
 fi
-uv sync --frozen --quiet
+# Bytecode is compiled once, at install: without .pyc files importing Prefect + GX costs 15 s instead of 5
+# (the machines set PYTHONDONTWRITEBYTECODE). Not exported, and not `compile-bytecode` in pyproject.toml:
+# either makes every later `uv run` recompile all ~14k files and print so.
+UV_COMPILE_BYTECODE=1 uv sync --frozen --quiet
 
 install_test_services() {
   # Azurite (Azure Storage emulator) for the tests, pinned in package-lock.json; needs Node.js >= 18.
