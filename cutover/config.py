@@ -71,6 +71,8 @@ class TableOptions(BaseModel):
 
     columns: dict[str, ColumnOptions] = Field(default_factory=dict)
     sync: SyncOptions = Field(default_factory=SyncOptions)
+    row_group_rows: int | None = Field(default=None, ge=1)
+    """Rows per Parquet row group of a new table (None: :data:`cutover.lake.layout.ROW_GROUP_ROWS`)."""
     partition: list[PartitionOption] = Field(default_factory=list)
     """The partition spec applied while the ``iceberg-partitioning`` flag is on for the table's entity
     (``[{"column": "created_at", "transform": "day"}]``); unpartitioned otherwise."""

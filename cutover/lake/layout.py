@@ -33,9 +33,9 @@ PARTITION_FIELD_ID_START = 1000
 """Iceberg's first partition field id."""
 
 
-def layout_properties() -> dict[str, str]:
+def layout_properties(row_group_rows: int | None = None) -> dict[str, str]:
     """Table properties every cutover table is created with (read by every pyiceberg-based writer)."""
-    return {TableProperties.PARQUET_ROW_GROUP_LIMIT: str(ROW_GROUP_ROWS)}
+    return {TableProperties.PARQUET_ROW_GROUP_LIMIT: str(row_group_rows or ROW_GROUP_ROWS)}
 
 
 def key_sort_order(schema: Schema) -> SortOrder:

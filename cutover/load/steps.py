@@ -121,7 +121,10 @@ def prepare_table(
         schema=iceberg,
         partition_spec=spec or UNPARTITIONED_PARTITION_SPEC,
         sort_order=key_sort_order(iceberg),
-        properties={**layout_properties(), **plan_properties(load_id, source.qualified_name, plan)},
+        properties={
+            **layout_properties(options.row_group_rows),
+            **plan_properties(load_id, source.qualified_name, plan),
+        },
     )
     if created.schema() != iceberg:  # the field ids of files written later must match the table's
         catalog.purge_table(identifier)

@@ -28,7 +28,7 @@ from cutover.tier.errors import IcebergReadError, InvalidReadError, SnapshotNotF
 from cutover.tier.files import FooterCache
 from cutover.tier.normalize import arrow_rows
 from cutover.tier.plan import PlanCache
-from cutover.tier.reader import FileReader
+from cutover.tier.reader import LATE_MATERIALIZATION_ROW_GROUPS, FileReader
 from cutover.tier.schema import EntityInfo
 
 if TYPE_CHECKING:
@@ -47,14 +47,24 @@ _E: Any = _expressions
 class IcebergBackend:
     """Reads entities from their Iceberg tables in ``catalog``.
 
+    ``late_row_groups``: above this many candidate row groups, filter and order columns are decoded
+    first (see :mod:`cutover.tier.reader`).
+
     Every failure below the query itself (catalog unreachable, table dropped, metadata or data file
     missing, a corrupt file) becomes :class:`IcebergReadError` with the cause chained: that is the
     signal the router falls back on.
     """
 
-    def __init__(self, catalog: Catalog, *, metadata_ttl: float = METADATA_TTL_SECONDS_DEFAULT) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        metadata_ttl: float = METADATA_TTL_SECONDS_DEFAULT,
+        late_row_groups: int = LATE_MATERIALIZATION_ROW_GROUPS,
+    ) -> None:
         self._catalog = catalog
         self._ttl = metadata_ttl
+        self._late_row_groups = late_row_groups
         self._tables: dict[str, tuple[float, Table]] = {}
         self._lock = threading.Lock()
         self._plans = PlanCache()
@@ -66,7 +76,7 @@ class IcebergBackend:
             with self._lock:
                 if self._footers is None:
                     self._footers = FooterCache(table.io)
-        return FileReader(self._footers, self._pool)
+        return FileReader(self._footers, self._pool, self._late_row_groups)
 
     def close(self) -> None:
         """Stop the read threads (reads after this run on the calling thread only)."""

@@ -84,7 +84,7 @@ def arrow_rows(data: pa.Table, kinds: Mapping[str, str]) -> list[dict[str, Any]]
 
 def _python_values(column: pa.ChunkedArray) -> list[Any]:
     kind = column.type
-    if isinstance(kind, pa.ExtensionType) and kind.storage_type == pa.binary(16):
+    if isinstance(kind, pa.BaseExtensionType) and kind.storage_type == pa.binary(16):
         storage = pa.chunked_array([c.storage for c in column.chunks], kind.storage_type)
         return [None if b is None else uuid.UUID(bytes=b) for b in storage.to_pylist()]
     if pa.types.is_timestamp(kind) and kind.unit == "us":

@@ -63,9 +63,15 @@ class FileReader:
         pool: threads that read files at once (None: one file after another).
     """
 
-    def __init__(self, footers: FooterCache, pool: ThreadPoolExecutor | None = None) -> None:
+    def __init__(
+        self,
+        footers: FooterCache,
+        pool: ThreadPoolExecutor | None = None,
+        late_row_groups: int = LATE_MATERIALIZATION_ROW_GROUPS,
+    ) -> None:
         self._footers = footers
         self._pool = pool
+        self._late_row_groups = late_row_groups
 
     def read(
         self,
@@ -86,7 +92,7 @@ class FileReader:
             if groups:
                 chosen.append((task, footer, groups))
         row_groups = sum(len(groups) for _, _, groups in chosen)
-        late = row_groups > LATE_MATERIALIZATION_ROW_GROUPS and bool(set(columns) - set(first)) and bool(first)
+        late = row_groups > self._late_row_groups and bool(set(columns) - set(first)) and bool(first)
         wanted = first if late else list(dict.fromkeys([*first, *columns]))
         threads = row_groups >= THREADED_ROW_GROUPS
 
@@ -191,7 +197,7 @@ def _sorted_contains(sorted_values: npt.NDArray[np.int64], probe: npt.NDArray[np
 
 def _comparable(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Extension columns (``arrow.uuid``) compare on their storage."""
-    if isinstance(column.type, pa.ExtensionType):
+    if isinstance(column.type, pa.BaseExtensionType):
         return pa.chunked_array([c.storage for c in column.chunks], column.type.storage_type)
     return column
 
@@ -199,7 +205,7 @@ def _comparable(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _literal(value: Any, column_type: pa.DataType) -> Any:
     if isinstance(value, uuid.UUID):
         return pa.scalar(value.bytes, pa.binary(16))
-    storage = column_type.storage_type if isinstance(column_type, pa.ExtensionType) else column_type
+    storage = column_type.storage_type if isinstance(column_type, pa.BaseExtensionType) else column_type
     return pa.scalar(value, storage)
 
 
