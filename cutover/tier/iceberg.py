@@ -32,6 +32,7 @@ from cutover.tier.reader import LATE_MATERIALIZATION_ROW_GROUPS, FileReader
 from cutover.tier.schema import EntityInfo
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
     from pyiceberg.types import IcebergType
@@ -114,12 +115,7 @@ class IcebergBackend:
         try:
             table = self.table(info.entity)
             snapshot_id = self._snapshot_for(table, info, query.as_of)
-            schema = table.schema()
-            coerced = coerce_filters(query.filters, schema)
-            plan = self._plans.plan(table, snapshot_id)
-            tasks = plan.prune(_row_filter(coerced, schema))
-            columns = query.columns if query.columns is not None else info.columns
-            arrow = self._reader(table).read(plan, tasks, schema, replace(query, filters=coerced), tuple(columns))
+            arrow = self._read_arrow(table, snapshot_id, info, query)
             rows = arrow_rows(arrow, info.kinds)
         except (SnapshotNotFoundError, InvalidReadError):
             raise
@@ -128,6 +124,28 @@ class IcebergBackend:
                 f"{info.entity}: Iceberg read failed: {type(exc).__name__}: {exc}", entity=info.entity
             ) from exc
         return rows
+
+    def read_arrow(self, info: EntityInfo, query: q.ReadQuery) -> pa.Table:
+        """:meth:`read` as an Arrow table in the Iceberg types (for scans and aggregates over many rows).
+
+        Raises:
+            IcebergReadError: anything failed while reading Iceberg.
+        """
+        try:
+            table = self.table(info.entity)
+            return self._read_arrow(table, self._snapshot_for(table, info, query.as_of), info, query)
+        except (SnapshotNotFoundError, InvalidReadError):
+            raise
+        except Exception as exc:  # the boundary, as in read()
+            raise IcebergReadError(f"{info.entity}: Iceberg read failed: {type(exc).__name__}: {exc}") from exc
+
+    def _read_arrow(self, table: Table, snapshot_id: int | None, info: EntityInfo, query: q.ReadQuery) -> pa.Table:
+        schema = table.schema()
+        coerced = coerce_filters(query.filters, schema)
+        plan = self._plans.plan(table, snapshot_id)
+        tasks = plan.prune(_row_filter(coerced, schema))
+        columns = query.columns if query.columns is not None else info.columns
+        return self._reader(table).read(plan, tasks, schema, replace(query, filters=coerced), tuple(columns))
 
     @staticmethod
     def _snapshot_for(table: Table, info: EntityInfo, as_of: datetime | int | None) -> int | None:
