@@ -57,25 +57,13 @@ class SyncOptions(BaseModel):
     nothing installed on the source)."""
 
 
-class PartitionOption(BaseModel):
-    """One field of a table's partition spec: a column and an Iceberg transform."""
-
-    column: str = Field(min_length=1)
-    transform: str = "identity"
-    """``identity``, ``year``, ``month``, ``day``, ``hour``, ``bucket[N]`` or ``truncate[W]``; checked against
-    the column's type when the table is created or its spec evolved."""
-
-
 class TableOptions(BaseModel):
-    """Options for one source table: per-column opt-ins, how the sync follows it, its partition spec."""
+    """Options for one source table: per-column opt-ins, how the sync follows it, its row-group size."""
 
     columns: dict[str, ColumnOptions] = Field(default_factory=dict)
     sync: SyncOptions = Field(default_factory=SyncOptions)
     row_group_rows: int | None = Field(default=None, ge=1)
     """Rows per Parquet row group of a new table (None: :data:`cutover.lake.layout.ROW_GROUP_ROWS`)."""
-    partition: list[PartitionOption] = Field(default_factory=list)
-    """The partition spec applied while the ``iceberg-partitioning`` flag is on for the table's entity
-    (``[{"column": "created_at", "transform": "day"}]``); unpartitioned otherwise."""
 
 
 class TableOptionsFile(BaseModel):

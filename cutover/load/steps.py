@@ -14,7 +14,6 @@ import psycopg
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.manifest import DataFile
-from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
@@ -25,7 +24,7 @@ from cutover.lake.catalog import ensure_namespace
 from cutover.lake.checkpoint import plan_properties, read_checkpoint
 from cutover.lake.commit import CommitResult, commit_batches
 from cutover.lake.convert import BatchConverter, select_columns
-from cutover.lake.layout import key_sort_order, layout_properties, partition_spec
+from cutover.lake.layout import key_sort_order, layout_properties
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
 from cutover.lake.writer import DataFileWriter, declared_sort_order_id
 from cutover.source.extract import batch_query, stream_batch
@@ -81,13 +80,11 @@ def prepare_table(
     batch_rows: int | None,
     parallel: int,
     options: TableOptions,
-    partitioned: bool = False,
 ) -> TableLoad:
     """Introspect, map types (refusing before anything is created), then create/resume/replace the table.
 
     A new table declares the primary key as its sort order and small row groups
-    (:mod:`cutover.lake.layout`); with ``partitioned`` (the ``iceberg-partitioning`` flag is on for the
-    entity) it gets the partition spec of ``options.partition``.
+    (:mod:`cutover.lake.layout`).
 
     Raises:
         UnsupportedTypeError: a column has no faithful mapping; Iceberg is untouched.
@@ -97,8 +94,6 @@ def prepare_table(
     mappings = map_table(source, options)
     iceberg = iceberg_schema(source, mappings)
     identifier = (namespace, table)
-    if partitioned:  # refuse a bad spec before anything is created
-        partition_spec(".".join(identifier), options.partition, iceberg)
     existing = _load_or_none(catalog, identifier)
 
     if existing is not None and mode == "create":
@@ -115,11 +110,9 @@ def prepare_table(
     load_id = uuid.uuid4().hex
     plan = plan_batches(conn, source, batch_rows=batch_rows, parallel=parallel)
     ensure_namespace(catalog, namespace)
-    spec = partition_spec(".".join(identifier), options.partition, iceberg) if partitioned else None
     created = catalog.create_table(
         identifier,
         schema=iceberg,
-        partition_spec=spec or UNPARTITIONED_PARTITION_SPEC,
         sort_order=key_sort_order(iceberg),
         properties={
             **layout_properties(options.row_group_rows),
