@@ -17,7 +17,6 @@ equality and top-N no slower than PostgreSQL, aggregate faster than PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import tempfile
@@ -25,14 +24,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pyarrow as pa
-from psycopg import sql
 
+from bench.full_load import bench_dsn
 from cutover.config import default_catalog
-from cutover.demo import create_orders
 from cutover.flags.local_file import LocalFlagFile
 from cutover.flags.service import MutableFeatureFlagService
 from cutover.lake.catalog import open_catalog
@@ -42,27 +38,11 @@ from cutover.tier.comparison import default_query_set
 from cutover.tier.normalize import arrow_rows, compare_rows
 from cutover.tier.query import ReadQuery
 
-ADMIN_DSN = os.environ.get("CUTOVER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENTITY = "public.orders"
 AGGREGATE_SQL = (
     "select status, count(*) as n, sum(amount) as total, min(created_at) as first, max(created_at) as last "
     "from orders group by status"
 )
-
-
-def bench_dsn(rows: int) -> str:
-    name = f"cutover_reads_{rows}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        if not admin.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-            admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dsn = urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        exists = conn.execute("select to_regclass('public.orders')").fetchone()
-        have = conn.execute("select count(*) from orders").fetchone()[0] if exists and exists[0] else -1  # type: ignore[index]
-        if have != rows:
-            print(f"building orders with {rows:,} rows ...", flush=True)
-            create_orders(conn, rows)
-    return dsn
 
 
 def _postgres_aggregate(tier: DataTier) -> list[dict[str, Any]]:
@@ -103,7 +83,7 @@ def _p(samples: list[float], q: float) -> float:
 
 
 def bench(rows: int, rounds: int, warmup: int) -> None:
-    dsn = bench_dsn(rows)
+    dsn = bench_dsn(rows, f"cutover_reads_{rows}")  # its own: other benchmarks rebuild theirs
     with tempfile.TemporaryDirectory() as tmp:
         catalog = default_catalog(Path(tmp) / "state")
         started = time.perf_counter()
