@@ -35,8 +35,9 @@ ADMIN_DSN = os.environ.get("CUTOVER_TEST_PG_DSN", "postgresql://postgres@127.0.0
 COLUMNS = "id, customer_id, status, amount, currency, created_at, updated_at, note, is_paid, payload, uid"
 
 
-def bench_dsn(rows: int) -> str:
-    name = f"cutover_bench_{rows}"
+def bench_dsn(rows: int, database: str | None = None) -> str:
+    """A database holding ``orders`` with exactly ``rows`` rows (built when missing or of another size)."""
+    name = database or f"cutover_bench_{rows}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         exists = admin.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if not exists:

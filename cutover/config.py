@@ -58,10 +58,12 @@ class SyncOptions(BaseModel):
 
 
 class TableOptions(BaseModel):
-    """Options for one source table: per-column opt-ins, and how the sync follows it."""
+    """Options for one source table: per-column opt-ins, how the sync follows it, its row-group size."""
 
     columns: dict[str, ColumnOptions] = Field(default_factory=dict)
     sync: SyncOptions = Field(default_factory=SyncOptions)
+    row_group_rows: int | None = Field(default=None, ge=1)
+    """Rows per Parquet row group of a new table (None: :data:`cutover.lake.layout.ROW_GROUP_ROWS`)."""
 
 
 class TableOptionsFile(BaseModel):

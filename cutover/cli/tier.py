@@ -25,7 +25,10 @@ def _schemas(pairs: list[str]) -> dict[str, str]:
 
 @app.command("compare-backends")
 def compare_backends(
-    queries: Annotated[Path, typer.Option("--queries", "-q", help="Query set, JSON or YAML: {queries: [...]}.")],
+    queries: Annotated[
+        Path | None,
+        typer.Option("--queries", "-q", help="Query set, JSON or YAML: {queries: [...]}; default: the demo's reads."),
+    ] = None,
     repeats: Annotated[int, typer.Option(min=1, max=1000, help="Timed runs per query and backend.")] = 5,
     source_dsn: Annotated[
         str | None, typer.Option(envvar="CUTOVER_SOURCE_DSN", help="postgresql:// URL of the application database.")
@@ -36,14 +39,22 @@ def compare_backends(
         list[str] | None,
         typer.Option("--schema-map", help="NAMESPACE=SCHEMA when an Iceberg namespace is not the PostgreSQL schema."),
     ] = None,
+    report_json: Annotated[
+        Path | None, typer.Option("--report-json", help="Write per query: p50/p95 per backend, ratio, rows, agree.")
+    ] = None,
 ) -> None:
-    """Run every query on both backends: p50/p95 latency and whether the results agree (exit 1 if any disagree)."""
+    """Run every query on both backends: p50/p95 latency and whether the results agree (exit 1 if any disagree).
+
+    Without ``--queries`` the default set runs on the demo's ``demo.orders`` (PostgreSQL ``public.orders``).
+    """
     from cutover.config import Settings
     from cutover.flags import FlagSettings
     from cutover.tier import TierSettings, open_data_tier
-    from cutover.tier.comparison import QuerySet, compare_query
+    from cutover.tier.comparison import DEMO_NAMESPACE, QuerySet, compare_query, default_query_set, write_report
 
-    query_set = QuerySet.load(queries)
+    query_set = QuerySet.load(queries) if queries is not None else default_query_set()
+    if queries is None and not schema_map:
+        schema_map = [f"{DEMO_NAMESPACE}=public"]
     catalog = catalog_from(catalog_uri, warehouse)
     settings = Settings().model_copy(
         update={"source_dsn": source_dsn or Settings().source_dsn, "catalog_uri": catalog.uri,
@@ -63,4 +74,6 @@ def compare_backends(
             style=None if r.agree else "red",
         )  # fmt: skip
     Console().print(table)
+    if report_json is not None:
+        write_report(results, report_json)
     raise typer.Exit(EXIT_OK if all(r.agree for r in results) else EXIT_INCOMPLETE)

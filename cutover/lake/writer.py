@@ -14,6 +14,7 @@ from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ParquetFormatWriter
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.schema import Schema, sanitize_column_names
+from pyiceberg.table import Table
 from pyiceberg.typedef import Properties, Record
 
 from cutover.lake.convert import arrow_schema
@@ -54,7 +55,11 @@ class DataFileWriter:
         prefix: str,
         dictionary_columns: list[str] | None = None,
         spec_id: int = 0,
+        *,
+        sort_order_id: int | None = None,
     ) -> None:
+        """``sort_order_id``, when given, is recorded in every data file: the writer's caller feeds rows in
+        that order (the table's key order)."""
         self._io = io
         self._location = data_location.rstrip("/")
         self._file_schema = file_schema(schema)
@@ -62,6 +67,7 @@ class DataFileWriter:
         self._properties = properties
         self._prefix = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self._spec_id = spec_id
+        self._sort_order_id = sort_order_id
         self._dictionary = _file_names(schema, self._file_schema, dictionary_columns)
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
@@ -122,7 +128,7 @@ class DataFileWriter:
                 file_format=FileFormat.PARQUET,
                 partition=Record(),
                 file_size_in_bytes=size,
-                sort_order_id=None,
+                sort_order_id=self._sort_order_id,
                 spec_id=self._spec_id,
                 equality_ids=None,
                 key_metadata=None,
@@ -130,3 +136,9 @@ class DataFileWriter:
             )
         )
         self._writer, self._path, self._file_bytes = None, None, 0
+
+
+def declared_sort_order_id(table: Table) -> int | None:
+    """The table's sort order id when it declares one (files written in key order record it), else None."""
+    order = table.sort_order()
+    return order.order_id if order.fields else None

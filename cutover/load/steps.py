@@ -24,8 +24,9 @@ from cutover.lake.catalog import ensure_namespace
 from cutover.lake.checkpoint import plan_properties, read_checkpoint
 from cutover.lake.commit import CommitResult, commit_batches, table_rows
 from cutover.lake.convert import BatchConverter, select_columns
+from cutover.lake.layout import key_sort_order, layout_properties
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
-from cutover.lake.writer import DataFileWriter
+from cutover.lake.writer import DataFileWriter, declared_sort_order_id
 from cutover.source.extract import batch_query, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.planning import Batch, plan_batches
@@ -84,6 +85,9 @@ def prepare_table(
 ) -> TableLoad:
     """Introspect, map types (refusing before anything is created), then create/resume/replace the table.
 
+    A new table declares the primary key as its sort order and small row groups
+    (:mod:`cutover.lake.layout`).
+
     Raises:
         UnsupportedTypeError: a column has no faithful mapping; Iceberg is untouched.
         ConfigError: the mode does not fit what exists (e.g. ``create`` over an existing table).
@@ -109,7 +113,13 @@ def prepare_table(
     plan = plan_batches(conn, source, batch_rows=batch_rows, parallel=parallel)
     ensure_namespace(catalog, namespace)
     created = catalog.create_table(
-        identifier, schema=iceberg, properties=plan_properties(load_id, source.qualified_name, plan)
+        identifier,
+        schema=iceberg,
+        sort_order=key_sort_order(iceberg),
+        properties={
+            **layout_properties(options.row_group_rows),
+            **plan_properties(load_id, source.qualified_name, plan),
+        },
     )
     if created.schema() != iceberg:  # the field ids of files written later must match the table's
         catalog.purge_table(identifier)
@@ -172,6 +182,7 @@ def load_batch(dsn: str, load: TableLoad, table: Table, batch: Batch, snapshot_i
         table.properties,
         prefix=f"{load.load_id[:12]}-b{batch.index:05d}",
         dictionary_columns=load.source.low_cardinality_columns(),
+        sort_order_id=declared_sort_order_id(table),
     )
     converter = BatchConverter(load.source.qualified_name, load.mappings, writer.target_schema, load.source.primary_key)
     rows = 0

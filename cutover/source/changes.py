@@ -29,6 +29,7 @@ from psycopg import sql
 
 from cutover.errors import ConfigError
 from cutover.source.introspect import SourceTable
+from cutover.source.planning import key_order
 from cutover.source.snapshot import SourceSnapshot
 from cutover.source.watermark import Watermark
 
@@ -147,7 +148,9 @@ def next_watermark(
 
 
 def changes_query(table: SourceTable, select_list: sql.Composable, predicate: sql.Composable) -> sql.Composed:
-    """The extraction query of the changed rows (the select list of the full load)."""
-    return sql.SQL("select {} from {} where {}").format(
+    """The extraction query of the changed rows (the select list of the full load), in key order: the
+    sync's data file keeps the table's sort order."""
+    query = sql.SQL("select {} from {} where {}").format(
         select_list, sql.Identifier(table.schema, table.name), predicate
     )
+    return sql.SQL("{} {}").format(query, key_order(table.primary_key)) if table.primary_key else query

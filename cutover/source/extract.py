@@ -17,7 +17,7 @@ from psycopg import sql
 
 from cutover.errors import SourceConnectionError, SourceSchemaError
 from cutover.source.connection import redact_dsn
-from cutover.source.planning import Batch
+from cutover.source.planning import Batch, key_order
 
 CHECK_COLUMN_PREFIX = "__cutover_check_"
 ADBC_BATCH_BYTES = 16 * 1024 * 1024
@@ -53,11 +53,18 @@ def batch_predicate(batch: Batch, key_columns: tuple[str, ...]) -> sql.Composabl
 def batch_query(
     schema: str, table: str, columns: list[SelectColumn], batch: Batch, key_columns: tuple[str, ...]
 ) -> sql.Composed:
-    """The full extraction query of one batch; every identifier quoted by psycopg.sql."""
+    """The full extraction query of one batch; every identifier quoted by psycopg.sql.
+
+    A key-range batch is read in key order (the primary-key index serves it), so the files it becomes
+    hold ascending keys: the table's declared sort order, and what makes per-row-group key statistics tight.
+    """
     relation = batch.relation or (schema, table)
-    return sql.SQL("select {} from {} where {}").format(
+    query = sql.SQL("select {} from {} where {}").format(
         select_list(columns), sql.Identifier(*relation), batch_predicate(batch, key_columns)
     )
+    if batch.kind == "key" and key_columns:
+        query = sql.SQL("{} {}").format(query, key_order(key_columns))
+    return query
 
 
 def select_list(columns: list[SelectColumn]) -> sql.Composable:

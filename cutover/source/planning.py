@@ -143,3 +143,8 @@ def _leaf_batches(conn: psycopg.Connection, table: SourceTable) -> list[Batch]:
     if not rows:
         return [Batch(0, "whole")]
     return [Batch(i, "whole", relation=(schema, name)) for i, (schema, name) in enumerate(rows)]
+
+
+def key_order(key_columns: tuple[str, ...]) -> sql.Composable:
+    """``order by k1, k2, ...``: the order rows are written to Iceberg in (the tables' sort order)."""
+    return sql.SQL("order by {}").format(sql.SQL(", ").join(sql.Identifier(k) for k in key_columns))

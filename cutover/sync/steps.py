@@ -46,7 +46,7 @@ from cutover.lake.row_delta import (
 )
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
 from cutover.lake.watermark import read_watermark
-from cutover.lake.writer import DataFileWriter, file_schema
+from cutover.lake.writer import DataFileWriter, declared_sort_order_id, file_schema
 from cutover.source.changes import ChangeWindow, change_window, changes_query, next_watermark, resolve_cursor
 from cutover.source.connection import connect
 from cutover.source.delete_log import (
@@ -374,6 +374,7 @@ def _write_changed_rows(
         table.properties,
         prefix=f"sync-{sync_id}",
         dictionary_columns=plan.source.low_cardinality_columns(),
+        sort_order_id=declared_sort_order_id(table),
     )
     converter = _FileConverter(plan, schema, writer.target_schema)
     predicate = sql.SQL("true") if rewrite else window.predicate(snapshot)

@@ -59,6 +59,38 @@ class QuerySet(BaseModel):
             raise ConfigError(f"query set {path}: {exc}") from exc
 
 
+DEMO_NAMESPACE = "demo"
+"""Where ``./scripts/demo`` migrates the sample schema (PostgreSQL schema ``public``)."""
+
+
+def default_query_set(namespace: str = DEMO_NAMESPACE) -> QuerySet:
+    """The reads of the README's table on the demo's ``orders`` (keys valid from 1 M rows up).
+
+    One row by key, five keys, a 1,000-row key range, a non-key equality (PostgreSQL scans the table:
+    only the key is indexed) and a top 100 by a timestamp under a filter.
+    """
+    entity = f"{namespace}.orders"
+    return QuerySet.model_validate(
+        {"queries": [
+            {"name": "one row by key", "entity": entity, "filters": [{"column": "id", "op": "eq", "value": 123_457}]},
+            {"name": "five keys", "entity": entity,
+             "filters": [{"column": "id", "op": "in", "values": [11, 250_000, 500_000, 750_000, 999_000]}]},
+            {"name": "key range of 1,000 rows", "entity": entity,
+             "filters": [{"column": "id", "op": "range", "low": 500_000, "high": 501_000}]},
+            {"name": "non-key equality", "entity": entity,
+             "filters": [{"column": "customer_id", "op": "eq", "value": 4242}]},
+            {"name": "top 100 by created_at under a filter", "entity": entity,
+             "filters": [{"column": "status", "op": "eq", "value": "paid"}], "order_by": ["-created_at"],
+             "limit": 100},
+        ]}
+    )  # fmt: skip
+
+
+def write_report(results: list[QueryComparison], path: Path) -> None:
+    """The ``--report-json`` file: one object per query (name, p50/p95 per backend in ms, ratio, rows, agree)."""
+    path.write_text(json.dumps({"queries": [r.to_json() for r in results]}, indent=2) + "\n")
+
+
 def _yaml(text: str) -> Any:
     import yaml
 
@@ -87,6 +119,21 @@ class QueryComparison:
         if self.postgres_p50_ms and self.iceberg_p50_ms is not None:
             return self.iceberg_p50_ms / self.postgres_p50_ms
         return None
+
+    def to_json(self) -> dict[str, object]:
+        """The machine-readable row (``--report-json``)."""
+        return {
+            "name": self.name,
+            "entity": self.entity,
+            "postgres_p50_ms": self.postgres_p50_ms,
+            "postgres_p95_ms": self.postgres_p95_ms,
+            "iceberg_p50_ms": self.iceberg_p50_ms,
+            "iceberg_p95_ms": self.iceberg_p95_ms,
+            "ratio": round(self.ratio_p50, 3) if self.ratio_p50 is not None else None,
+            "rows": self.postgres_rows if self.postgres_rows is not None else self.iceberg_rows,
+            "agree": self.agree,
+            "detail": self.detail,
+        }
 
     def row(self) -> dict[str, object]:
         """The people-facing row (Prefect table artifact, CLI)."""

@@ -1,9 +1,10 @@
-"""The Iceberg backend: a pyiceberg scan with a row filter and a projection, DuckDB for large top-N.
+"""The Iceberg backend: cached snapshot plans and footers, row-group pruning, late materialization.
 
-The row filter prunes data files by their column statistics before anything is read; ordering and
-limit run on the Arrow result (pyarrow's sort for small results, DuckDB's top-N heap above
-:data:`DUCKDB_THRESHOLD_ROWS`, where a full sort would dominate). Table metadata is cached for
-``metadata_ttl`` seconds, so a read costs no catalog round trip; a commit becomes visible within that time.
+A read resolves the snapshot (current, or ``as_of``), takes its cached plan (:mod:`cutover.tier.plan`),
+prunes files by partition and column bounds with pyiceberg's evaluators, and reads the remaining files'
+matching row groups through :class:`cutover.tier.reader.FileReader`. Table metadata is cached for
+``metadata_ttl`` seconds, so a read costs no catalog round trip; a commit becomes visible within that
+time. Plans (per snapshot) and footers (per data file) never go stale: both are immutable.
 """
 
 from __future__ import annotations
@@ -11,28 +12,34 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, datetime
 from datetime import time as dtime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from pyiceberg import expressions as _expressions
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.types import DateType, DecimalType, TimestampType, TimestamptzType, TimeType, UUIDType
 
 from cutover.tier import query as q
 from cutover.tier.errors import IcebergReadError, InvalidReadError, SnapshotNotFoundError
-from cutover.tier.normalize import normalize_iceberg_rows
+from cutover.tier.files import FooterCache
+from cutover.tier.normalize import arrow_rows
+from cutover.tier.plan import PlanCache
+from cutover.tier.reader import LATE_MATERIALIZATION_ROW_GROUPS, FileReader
 from cutover.tier.schema import EntityInfo
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
     from pyiceberg.types import IcebergType
 
 METADATA_TTL_SECONDS_DEFAULT = 5.0
-DUCKDB_THRESHOLD_ROWS = 50_000
+READ_THREADS = 2
+"""Files read at once by one backend (the machine's cores; pyarrow decodes columns on its own pool too)."""
 
 # pyiceberg 0.12 predicates take (term, literal) positionally at runtime; its pydantic typing says otherwise.
 _E: Any = _expressions
@@ -41,22 +48,49 @@ _E: Any = _expressions
 class IcebergBackend:
     """Reads entities from their Iceberg tables in ``catalog``.
 
+    ``late_row_groups``: above this many candidate row groups, filter and order columns are decoded
+    first (see :mod:`cutover.tier.reader`).
+
     Every failure below the query itself (catalog unreachable, table dropped, metadata or data file
     missing, a corrupt file) becomes :class:`IcebergReadError` with the cause chained: that is the
     signal the router falls back on.
     """
 
-    def __init__(self, catalog: Catalog, *, metadata_ttl: float = METADATA_TTL_SECONDS_DEFAULT) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        metadata_ttl: float = METADATA_TTL_SECONDS_DEFAULT,
+        late_row_groups: int = LATE_MATERIALIZATION_ROW_GROUPS,
+    ) -> None:
         self._catalog = catalog
         self._ttl = metadata_ttl
+        self._late_row_groups = late_row_groups
         self._tables: dict[str, tuple[float, Table]] = {}
         self._lock = threading.Lock()
+        self._plans = PlanCache()
+        self._footers: FooterCache | None = None
+        self._pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="cutover-iceberg-read")
+
+    def _reader(self, table: Table) -> FileReader:
+        if self._footers is None:
+            with self._lock:
+                if self._footers is None:
+                    self._footers = FooterCache(table.io)
+        return FileReader(self._footers, self._pool, self._late_row_groups)
+
+    def close(self) -> None:
+        """Stop the read threads (reads after this run on the calling thread only)."""
+        self._pool.shutdown(wait=True)
 
     def forget(self, entity: str | None = None) -> None:
         """Drop cached table metadata (one entity, or all)."""
         with self._lock:
             if entity is None:
                 self._tables.clear()
+                self._plans.clear()
+                if self._footers is not None:
+                    self._footers.clear()
             else:
                 self._tables.pop(entity, None)
 
@@ -81,23 +115,37 @@ class IcebergBackend:
         try:
             table = self.table(info.entity)
             snapshot_id = self._snapshot_for(table, info, query.as_of)
-            schema = table.schema()
-            row_filter = _row_filter(query.filters, schema)
-            columns = query.columns if query.columns is not None else info.columns
-            needed = list(dict.fromkeys([*columns, *(k.column for k in query.order_by)]))
-            scan_limit = query.limit if not query.order_by else None
-            arrow = table.scan(
-                row_filter=row_filter, selected_fields=tuple(needed), snapshot_id=snapshot_id, limit=scan_limit
-            ).to_arrow()
-            arrow = _order_and_limit(arrow, query)
-            rows = arrow.select(list(columns)).to_pylist()
+            arrow = self._read_arrow(table, snapshot_id, info, query)
+            rows = arrow_rows(arrow, info.kinds)
         except (SnapshotNotFoundError, InvalidReadError):
             raise
         except Exception as exc:  # the boundary: pyiceberg, pyarrow, fsspec and the catalog raise freely
             raise IcebergReadError(
                 f"{info.entity}: Iceberg read failed: {type(exc).__name__}: {exc}", entity=info.entity
             ) from exc
-        return normalize_iceberg_rows(rows, info.kinds)
+        return rows
+
+    def read_arrow(self, info: EntityInfo, query: q.ReadQuery) -> pa.Table:
+        """:meth:`read` as an Arrow table in the Iceberg types (for scans and aggregates over many rows).
+
+        Raises:
+            IcebergReadError: anything failed while reading Iceberg.
+        """
+        try:
+            table = self.table(info.entity)
+            return self._read_arrow(table, self._snapshot_for(table, info, query.as_of), info, query)
+        except (SnapshotNotFoundError, InvalidReadError):
+            raise
+        except Exception as exc:  # the boundary, as in read()
+            raise IcebergReadError(f"{info.entity}: Iceberg read failed: {type(exc).__name__}: {exc}") from exc
+
+    def _read_arrow(self, table: Table, snapshot_id: int | None, info: EntityInfo, query: q.ReadQuery) -> pa.Table:
+        schema = table.schema()
+        coerced = coerce_filters(query.filters, schema)
+        plan = self._plans.plan(table, snapshot_id)
+        tasks = plan.prune(_row_filter(coerced, schema))
+        columns = query.columns if query.columns is not None else info.columns
+        return self._reader(table).read(plan, tasks, schema, replace(query, filters=coerced), tuple(columns))
 
     @staticmethod
     def _snapshot_for(table: Table, info: EntityInfo, as_of: datetime | int | None) -> int | None:
@@ -137,46 +185,42 @@ def _coerce(value: Any, field_type: IcebergType) -> Any:
     return value
 
 
-def _row_filter(filters: tuple[q.Filter, ...], schema: Any) -> BooleanExpression:
-    parts: list[BooleanExpression] = []
+def coerce_filters(filters: tuple[q.Filter, ...], schema: Any) -> tuple[q.Filter, ...]:
+    """The filters with their values as the columns' Python types (``"2024-01-01"`` → ``date``, ...).
+
+    Raises:
+        InvalidReadError: a decimal value with more digits than the column's scale.
+    """
+    coerced: list[q.Filter] = []
     for f in filters:
         field_type = schema.find_field(f.column).field_type
         if isinstance(f, q.Eq):
-            parts.append(_E.IsNull(f.column) if f.value is None else _E.EqualTo(f.column, _coerce(f.value, field_type)))
+            coerced.append(q.Eq(f.column, _coerce(f.value, field_type)))
         elif isinstance(f, q.In):
-            values = {_coerce(v, field_type) for v in f.values if v is not None}
+            coerced.append(q.In(f.column, tuple(_coerce(v, field_type) for v in f.values)))
+        else:
+            low, high = _coerce(f.low, field_type), _coerce(f.high, field_type)
+            coerced.append(q.Range(f.column, low, high, f.low_inclusive, f.high_inclusive))
+    return tuple(coerced)
+
+
+def _row_filter(filters: tuple[q.Filter, ...], schema: Any) -> BooleanExpression:
+    """pyiceberg's row filter for (coerced) ``filters``: what prunes files by partition and bounds."""
+    parts: list[BooleanExpression] = []
+    for f in filters:
+        if isinstance(f, q.Eq):
+            parts.append(_E.IsNull(f.column) if f.value is None else _E.EqualTo(f.column, f.value))
+        elif isinstance(f, q.In):
+            values = {v for v in f.values if v is not None}
             parts.append(_E.In(f.column, values) if values else _E.AlwaysFalse())
         elif isinstance(f, q.Range):
             if f.low is not None:
-                low = _coerce(f.low, field_type)
+                low = f.low
                 parts.append(_E.GreaterThanOrEqual(f.column, low) if f.low_inclusive else _E.GreaterThan(f.column, low))
             if f.high is not None:
-                high = _coerce(f.high, field_type)
+                high = f.high
                 parts.append(_E.LessThanOrEqual(f.column, high) if f.high_inclusive else _E.LessThan(f.column, high))
     if not parts:
         return AlwaysTrue()
     result: BooleanExpression = parts[0] if len(parts) == 1 else _E.And(*parts)
     return result
-
-
-def _order_and_limit(arrow: pa.Table, query: q.ReadQuery) -> pa.Table:
-    if query.order_by:
-        if arrow.num_rows > DUCKDB_THRESHOLD_ROWS and query.limit is not None:
-            return _duckdb_top_n(arrow, query)
-        keys = [(k.column, "descending" if k.descending else "ascending", "at_end") for k in query.order_by]
-        arrow = arrow.sort_by(keys)
-    if query.limit is not None and arrow.num_rows > query.limit:
-        arrow = arrow.slice(0, query.limit)
-    return arrow
-
-
-def _duckdb_top_n(arrow: pa.Table, query: q.ReadQuery) -> pa.Table:
-    import duckdb
-
-    order = ", ".join(
-        f'"{k.column.replace(chr(34), chr(34) * 2)}" {"desc" if k.descending else "asc"} nulls last'
-        for k in query.order_by
-    )
-    with duckdb.connect() as con:
-        con.register("scan_result", arrow)
-        return con.execute(f"select * from scan_result order by {order} limit ?", [query.limit]).to_arrow_table()  # noqa: S608

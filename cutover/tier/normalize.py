@@ -26,10 +26,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg.adapt import Loader
 
 _ISO_INTERVAL = re.compile(
@@ -65,6 +67,32 @@ class IsoIntervalLoader(Loader):
 
     def load(self, data: Any) -> dict[str, int]:
         return parse_iso_interval(bytes(data).decode())
+
+
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1)
+
+
+def arrow_rows(data: pa.Table, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Arrow rows as dicts in the convention, column by column (pyarrow's ``to_pylist`` builds every
+    timestamptz through ``ZoneInfo`` and every uuid through its extension type: ~10 µs a value)."""
+    columns = [_python_values(data.column(name)) for name in data.column_names]
+    rows = [dict(zip(data.column_names, values, strict=True)) for values in zip(*columns, strict=True)]
+    lists = {c: k for c, k in kinds.items() if c in data.column_names and pa.types.is_list(data.schema.field(c).type)}
+    return normalize_iceberg_rows(rows, lists)
+
+
+def _python_values(column: pa.ChunkedArray) -> list[Any]:
+    kind = column.type
+    if isinstance(kind, pa.BaseExtensionType) and kind.storage_type == pa.binary(16):
+        storage = pa.chunked_array([c.storage for c in column.chunks], kind.storage_type)
+        return [None if b is None else uuid.UUID(bytes=b) for b in storage.to_pylist()]
+    if pa.types.is_timestamp(kind) and kind.unit == "us":
+        epoch = _EPOCH_UTC if kind.tz is not None else _EPOCH
+        micros = pc.cast(column, pa.int64()).to_pylist()
+        return [None if m is None else epoch + timedelta(microseconds=m) for m in micros]
+    values: list[Any] = column.to_pylist()
+    return values
 
 
 def normalize_iceberg_rows(rows: list[dict[str, Any]], kinds: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -241,6 +241,7 @@ class DataTier:
         self._shadow_pool.shutdown(wait=True, cancel_futures=False)
         self.stats.close()
         self.postgres.close()
+        self.iceberg.close()
 
     def __enter__(self) -> DataTier:
         return self

@@ -100,3 +100,51 @@ def test_compare_backends_flow_writes_a_table_artifact(
         )
     (report,) = [a for a in artifacts if a.key == REPORT_KEY]
     assert "iceberg_p95_ms" in str(report.data) and "top-amounts" in str(report.data)
+
+
+def test_cli_compare_backends_writes_a_json_report(
+    orders: str, source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    code, output = _cli(
+        "compare-backends", "--source-dsn", source_dsn, "--catalog-uri", catalog_config.uri,
+        "--warehouse", catalog_config.warehouse, "--schema-map", "lake=public",
+        "--queries", str(_query_file(tmp_path)), "--repeats", "2", "--report-json", str(report),
+    )  # fmt: skip
+    assert code == 0, output
+    queries = json.loads(report.read_text())["queries"]
+    assert [q["name"] for q in queries] == ["by-customer", "top-amounts", "day-range"]
+    first = queries[0]
+    assert first["rows"] == 58 and first["agree"] is True
+    assert {"postgres_p50_ms", "postgres_p95_ms", "iceberg_p50_ms", "iceberg_p95_ms", "ratio"} <= set(first)
+    assert first["ratio"] == round(first["iceberg_p50_ms"] / first["postgres_p50_ms"], 3)
+
+
+def test_default_query_set_reads_the_demo_orders() -> None:
+    from cutover.tier.comparison import default_query_set
+
+    queries = default_query_set().queries
+    assert {q.entity for q in queries} == {"demo.orders"}
+    assert queries[0].name == "one row by key" and queries[-1].limit == 100
+
+
+def test_cli_compare_backends_runs_the_default_set_on_the_demo_schema(
+    source: object, source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path
+) -> None:
+    import psycopg
+
+    from cutover.demo import create_orders
+    from tests.helpers import migrate
+
+    with psycopg.connect(source_dsn, autocommit=True) as conn:
+        create_orders(conn, 3_000)
+    assert migrate(source_dsn, catalog_config, ["orders"], namespace="demo").ok
+    report = tmp_path / "report.json"
+    code, output = _cli(
+        "compare-backends", "--source-dsn", source_dsn, "--catalog-uri", catalog_config.uri,
+        "--warehouse", catalog_config.warehouse, "--repeats", "1", "--report-json", str(report),
+    )  # fmt: skip
+    assert code == 0, output
+    queries = json.loads(report.read_text())["queries"]
+    assert len(queries) == 5 and all(q["agree"] for q in queries)
+    assert next(q for q in queries if q["name"].startswith("top 100"))["rows"] == 100
