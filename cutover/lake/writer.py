@@ -54,7 +54,15 @@ class DataFileWriter:
         prefix: str,
         dictionary_columns: list[str] | None = None,
         spec_id: int = 0,
+        *,
+        partition: Record | None = None,
+        sort_order_id: int | None = None,
+        target_file_bytes: int | None = None,
     ) -> None:
+        """``target_file_bytes``, when given, is the size on disk after which a file is finished (row
+        groups then hold at most that many Arrow bytes); without it files end after
+        :data:`TARGET_FILE_BYTES` of Arrow. ``partition`` and ``sort_order_id`` are recorded in every
+        data file (a compaction writes one partition, sorted)."""
         self._io = io
         self._location = data_location.rstrip("/")
         self._file_schema = file_schema(schema)
@@ -62,6 +70,10 @@ class DataFileWriter:
         self._properties = properties
         self._prefix = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self._spec_id = spec_id
+        self._partition = partition if partition is not None else Record()
+        self._sort_order_id = sort_order_id
+        self._target_disk = target_file_bytes
+        self._row_group_bytes = min(ROW_GROUP_BYTES, target_file_bytes or ROW_GROUP_BYTES)
         self._dictionary = _file_names(schema, self._file_schema, dictionary_columns)
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
@@ -76,7 +88,7 @@ class DataFileWriter:
             return
         self._pending.append(table)
         self._pending_bytes += table.nbytes
-        if self._pending_bytes >= ROW_GROUP_BYTES:
+        if self._pending_bytes >= self._row_group_bytes:
             self._flush()
 
     def close(self) -> list[DataFile]:
@@ -107,7 +119,10 @@ class DataFileWriter:
                 self._writer._parquet_writer_kwargs["use_dictionary"] = self._dictionary
         self._writer.write(combined)
         self._file_bytes += combined.nbytes
-        if self._file_bytes >= TARGET_FILE_BYTES:
+        if self._target_disk is not None:
+            if _written_bytes(self._writer) >= self._target_disk:
+                self._finish_file()
+        elif self._file_bytes >= TARGET_FILE_BYTES:
             self._finish_file()
 
     def _finish_file(self) -> None:
@@ -120,9 +135,9 @@ class DataFileWriter:
                 content=DataFileContent.DATA,
                 file_path=self._path,
                 file_format=FileFormat.PARQUET,
-                partition=Record(),
+                partition=self._partition,
                 file_size_in_bytes=size,
-                sort_order_id=None,
+                sort_order_id=self._sort_order_id,
                 spec_id=self._spec_id,
                 equality_ids=None,
                 key_metadata=None,
@@ -130,3 +145,9 @@ class DataFileWriter:
             )
         )
         self._writer, self._path, self._file_bytes = None, None, 0
+
+
+def _written_bytes(writer: ParquetFormatWriter) -> int:
+    """Bytes of the open file written so far (its row groups; the footer is still to come)."""
+    stream = writer._fos  # pyiceberg keeps the output stream private; its position is the file's size
+    return int(stream.tell()) if stream is not None else 0
