@@ -122,6 +122,14 @@ def compact_table(
     return result
 
 
+def plan_compaction(table: Table, target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES) -> tuple[int, int]:
+    """What a compaction would do now: ``(data files rewritten, delete files applied)``; writes nothing."""
+    table.refresh()
+    streams = file_streams(table)
+    rewritten = {s.path for g in _groups(streams, target_file_bytes) for s in g.streams}
+    return len(rewritten), len(_applied_deletes(table, streams, rewritten))
+
+
 def _attempt(
     table: Table,
     keys: SortKeys,
