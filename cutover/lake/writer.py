@@ -130,20 +130,20 @@ class DataFileWriter:
             return
         statistics = self._writer.close()
         size = len(self._io.new_input(self._path))
-        self.data_files.append(
-            DataFile.from_args(
-                content=DataFileContent.DATA,
-                file_path=self._path,
-                file_format=FileFormat.PARQUET,
-                partition=self._partition,
-                file_size_in_bytes=size,
-                sort_order_id=self._sort_order_id,
-                spec_id=self._spec_id,
-                equality_ids=None,
-                key_metadata=None,
-                **statistics.to_serialized_dict(),
-            )
+        data_file = DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=self._path,
+            file_format=FileFormat.PARQUET,
+            partition=self._partition,
+            file_size_in_bytes=size,
+            sort_order_id=self._sort_order_id,
+            spec_id=self._spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **statistics.to_serialized_dict(),
         )
+        data_file.spec_id = self._spec_id  # from_args drops it (pyiceberg 0.12 keeps it out of the struct)
+        self.data_files.append(data_file)
         self._writer, self._path, self._file_bytes = None, None, 0
 
 
