@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import ancestors_of
 
+from cutover import names
 from cutover.maintenance.references import ReferenceReader
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.metadata import TableMetadata
+    from pyiceberg.table.snapshots import Snapshot
 
 DEFAULT_OLDER_THAN = timedelta(days=7)
 DEFAULT_RETAIN_LAST = 10
@@ -49,10 +51,26 @@ def expirable(metadata: TableMetadata, options: ExpiryOptions, now: datetime) ->
         SnapshotRefType.BRANCH, SnapshotRefType.TAG)}  # fmt: skip
     current = metadata.current_snapshot()
     if current is not None:
-        recent = [s.snapshot_id for s in ancestors_of(current, metadata)][: max(options.retain_last, 1)]
-        protected.update(recent)
+        ancestry = list(ancestors_of(current, metadata))
+        protected.update(s.snapshot_id for s in ancestry[: max(options.retain_last, 1)])
+        protected.update(_state_holders(ancestry))
     cutoff = (now - options.older_than).timestamp() * 1000
     return [s.snapshot_id for s in metadata.snapshots if s.snapshot_id not in protected and s.timestamp_ms < cutoff]
+
+
+def _state_holders(ancestry: list[Snapshot]) -> set[int]:
+    """The newest snapshots holding each of cutover's state properties: kept, or the checkpoint and the
+    watermark would go with them (every sync and maintenance commit carries them, so these are recent)."""
+    holders: set[int] = set()
+    missing = set(names.STATE_PROPERTIES)
+    for snapshot in ancestry:
+        found = {key for key in missing if snapshot.summary is not None and snapshot.summary.get(key) is not None}
+        if found:
+            holders.add(snapshot.snapshot_id)
+            missing -= found
+        if not missing:
+            break
+    return holders
 
 
 def expire_snapshots(
