@@ -29,9 +29,10 @@ class ManifestResult:
 
 
 def rewrite_manifests(
-    table: Table, max_manifests: int = DEFAULT_MAX_MANIFESTS, *, dry_run: bool = False
+    table: Table, max_manifests: int = DEFAULT_MAX_MANIFESTS, *, dry_run: bool = False, force: bool = False
 ) -> ManifestResult:
-    """Rewrite the current snapshot's manifests when there are more than ``max_manifests``.
+    """Rewrite the current snapshot's manifests when there are more than ``max_manifests`` (or, with
+    ``force``, more than one per kind: after a compaction, whose manifests hold its removed entries too).
 
     Raises:
         CommitConflictError: the commit lost to concurrent ones more often than pyiceberg retries.
@@ -40,7 +41,8 @@ def rewrite_manifests(
     snapshot = table.current_snapshot()
     count = len(snapshot.manifests(table.io)) if snapshot is not None else 0
     result = ManifestResult(count, count)
-    if count <= max_manifests or dry_run:
+    kinds = len({(m.partition_spec_id, m.content) for m in snapshot.manifests(table.io)}) if snapshot else 0
+    if dry_run or count <= (kinds if force else max_manifests):
         return result
     transaction = table.transaction()
     RewriteManifests(transaction, {names.PROP_MAINTENANCE: "manifest rewrite"}).commit()

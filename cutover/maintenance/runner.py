@@ -121,7 +121,8 @@ def _maintain(table: Table, request: MaintenanceRequest, report: TableMaintenanc
         )
         report.compaction_attempts, report.compaction_abandoned = compaction.attempts, compaction.abandoned
     changed = bool(report.files_rewritten or report.delete_files_applied)
-    manifests = rewrite_manifests(table, request.max_manifests, dry_run=request.dry_run)
+    compacted = not request.dry_run and bool(report.files_rewritten or report.delete_files_applied)
+    manifests = rewrite_manifests(table, request.max_manifests, dry_run=request.dry_run, force=compacted)
     changed |= manifests.snapshot_id is not None
     expiry = ExpiryOptions(timedelta(days=request.older_than_days), request.retain_last)
     expired = expire_snapshots(table, expiry, now=now, dry_run=request.dry_run)
