@@ -13,7 +13,7 @@ top of it); a concurrent commit that removed a rewritten file or added deletes f
 attempt, whose files are deleted, and the compaction starts again from the new state (at most
 ``max_attempts`` times, then it is abandoned, leaving the table as the sync left it).
 
-Memory: rows stream from the files (pyiceberg's reader applies the deletes) through a merge of sorted
+Memory: rows stream from the files (row group by row group, deletes applied) through a merge of sorted
 runs (:mod:`cutover.maintenance.merge`) into the writer: at most ``sort_budget_bytes`` of unsorted rows,
 one row group being written and one chunk per open run are held at a time.
 """
@@ -31,12 +31,14 @@ import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 
 from cutover import names
-from cutover.lake.scan import FileStream, file_streams
+from cutover.lake.row_delta import LiveFile, live_files
+from cutover.lake.scan import file_streams
 from cutover.lake.writer import DataFileWriter, file_schema
 from cutover.maintenance.inventory import FileCounts, count_files, live_entries
 from cutover.maintenance.merge import Run, SpillingSorter, UnsortedRunError, file_run, merge_runs
 from cutover.maintenance.ordering import SortKeys, sort_keys_of
 from cutover.maintenance.producers import ReplaceFiles
+from cutover.maintenance.reader import live_rows
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -77,11 +79,11 @@ class CompactionResult:
 class _Group:
     spec_id: int
     partition: Record
-    streams: list[FileStream] = field(default_factory=list)
+    files: list[LiveFile] = field(default_factory=list)
 
     @property
     def worth_rewriting(self) -> bool:
-        return len(self.streams) > 1 or any(_task(s).delete_files for s in self.streams)
+        return len(self.files) > 1 or any(f.delete_files for f in self.files)
 
 
 BeforeCommit = Callable[[], None]
@@ -125,9 +127,9 @@ def compact_table(
 def plan_compaction(table: Table, target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES) -> tuple[int, int]:
     """What a compaction would do now: ``(data files rewritten, delete files applied)``; writes nothing."""
     table.refresh()
-    streams = file_streams(table)
-    rewritten = {s.path for g in _groups(streams, target_file_bytes) for s in g.streams}
-    return len(rewritten), len(_applied_deletes(table, streams, rewritten))
+    files = live_files(table)
+    rewritten = {f.path for g in _groups(files, target_file_bytes) for f in g.files}
+    return len(rewritten), len(_applied_deletes(table, files, rewritten))
 
 
 def _attempt(
@@ -139,18 +141,18 @@ def _attempt(
     before_commit: BeforeCommit | None,
 ) -> bool:
     """One read-rewrite-commit pass; False when there was nothing to do. Written files are deleted on failure."""
-    streams = file_streams(table)
-    groups = _groups(streams, options.target_file_bytes)
-    rewritten = {s.path for g in groups for s in g.streams}
-    dropped = _applied_deletes(table, streams, rewritten)
+    files = live_files(table)
+    groups = _groups(files, options.target_file_bytes)
+    rewritten = {f.path for g in groups for f in g.files}
+    dropped = _applied_deletes(table, files, rewritten)
     if not groups and not dropped:
         return False
     prefix = f"compact-{uuid.uuid4().hex[:12]}"
     written: list[DataFile] = []
     try:
         for index, group in enumerate(groups):
-            files, rows = _rewrite_group(table, group, keys, options, unsorted, f"{prefix}-p{index:04d}")
-            written += files
+            new_files, rows = _rewrite_group(table, group, keys, options, unsorted, f"{prefix}-p{index:04d}")
+            written += new_files
             result.rows_written += rows
         if before_commit is not None:
             before_commit()
@@ -159,8 +161,8 @@ def _attempt(
         producer = ReplaceFiles(transaction, {names.PROP_MAINTENANCE: f"compaction (started {started:.0f})"})
         for data_file in written:
             producer.append_data_file(data_file)
-        for stream in (s for g in groups for s in g.streams):
-            producer.delete_data_file(_task(stream).file)
+        for live in (f for g in groups for f in g.files):
+            producer.delete_data_file(live.data_file)
         for delete_file in dropped:
             producer.remove_delete_file(delete_file)
         producer.commit()
@@ -178,28 +180,22 @@ def _attempt(
     return True
 
 
-def _task(stream: FileStream) -> Any:
-    assert stream.task is not None
-    return stream.task
-
-
-def _groups(streams: list[FileStream], target_bytes: int) -> list[_Group]:
+def _groups(files: list[LiveFile], target_bytes: int) -> list[_Group]:
     by_partition: dict[tuple[int, Record], _Group] = {}
-    for stream in streams:
-        task = _task(stream)
-        data_file = task.file
-        if data_file.file_size_in_bytes < target_bytes or task.delete_files:
+    for live in files:
+        data_file = live.data_file
+        if data_file.file_size_in_bytes < target_bytes or live.delete_files:
             key = (data_file.spec_id, data_file.partition)
-            by_partition.setdefault(key, _Group(data_file.spec_id, data_file.partition)).streams.append(stream)
+            by_partition.setdefault(key, _Group(data_file.spec_id, data_file.partition)).files.append(live)
     return [g for g in by_partition.values() if g.worth_rewriting]
 
 
-def _applied_deletes(table: Table, streams: list[FileStream], rewritten: set[str]) -> list[DataFile]:
+def _applied_deletes(table: Table, files: list[LiveFile], rewritten: set[str]) -> list[DataFile]:
     """Delete files every reader of which is rewritten (or that apply to no live file at all)."""
     readers: dict[str, set[str]] = {}
-    for stream in streams:
-        for delete_file in _task(stream).delete_files:
-            readers.setdefault(str(delete_file.file_path), set()).add(stream.path)
+    for live in files:
+        for delete_file in live.delete_files:
+            readers.setdefault(str(delete_file.file_path), set()).add(live.path)
     _, deletes, _ = live_entries(table)
     return [d for d in deletes if readers.get(str(d.file_path), set()) <= rewritten]
 
@@ -215,7 +211,7 @@ def _rewrite_group(
             table.schema(),
             table.properties,
             prefix=prefix,
-            dictionary_columns=_dictionary_columns(table, _task(group.streams[0]).file),
+            dictionary_columns=_dictionary_columns(table, group.files[0].data_file),
             spec_id=group.spec_id,
             partition=group.partition,
             sort_order_id=keys.order_id,
@@ -224,7 +220,7 @@ def _rewrite_group(
         rows = 0
         try:
             with SpillingSorter(keys, options.sort_budget_bytes, options.spill_directory) as sorter:
-                runs = _runs(table, group, keys, options, unsorted, sorter)
+                runs = _runs(table, group, keys, options, unsorted, sorter, writer.target_schema)
                 for chunk in merge_runs(runs, keys):
                     writer.write(_to_file(keys.without_keys(chunk), writer.target_schema))
                     rows += chunk.num_rows
@@ -238,20 +234,26 @@ def _rewrite_group(
 
 
 def _runs(
-    table: Table, group: _Group, keys: SortKeys, options: CompactionOptions, unsorted: set[str], sorter: SpillingSorter
+    table: Table,
+    group: _Group,
+    keys: SortKeys,
+    options: CompactionOptions,
+    unsorted: set[str],
+    sorter: SpillingSorter,
+    target: pa.Schema,
 ) -> list[Run]:
     """Large files as runs of their own (taken for sorted until they prove otherwise); the rest sorted."""
     runs: list[Run] = []
     presorted_bytes = options.sort_budget_bytes // 16
-    for stream in group.streams:
-        data_file = _task(stream).file
-        chunks = _chunks(stream, keys)
+    for live in group.files:
+        data_file = live.data_file
+        chunks = _chunks(table, live, keys, target)
         if (
             keys.keys
-            and stream.path not in unsorted
+            and live.path not in unsorted
             and (data_file.file_size_in_bytes >= presorted_bytes or data_file.sort_order_id == keys.order_id)
         ):
-            runs.append(file_run(stream.path, chunks, keys, _lower_bound(table, keys, data_file)))
+            runs.append(file_run(live.path, chunks, keys, _lower_bound(table, keys, data_file)))
         elif keys.keys:
             for chunk in chunks():
                 sorter.add(chunk)
@@ -260,8 +262,17 @@ def _runs(
     return runs + sorter.runs()
 
 
-def _chunks(stream: FileStream, keys: SortKeys) -> Callable[[], Iterator[pa.Table]]:
+def _chunks(table: Table, live: LiveFile, keys: SortKeys, target: pa.Schema) -> Callable[[], Iterator[pa.Table]]:
+    """The file's live rows with their sort keys, read row group by row group (pyiceberg's reader for a
+    file without field ids)."""
+    rows = live_rows(table, live.path, live.deleted, target)
+
     def chunks() -> Iterator[pa.Table]:
+        if rows is not None:
+            for data in rows():
+                yield keys.with_keys(data)
+            return
+        (stream,) = [s for s in file_streams(table) if s.path == live.path]
         for batch in stream.open():
             if batch.num_rows:
                 yield keys.with_keys(pa.Table.from_batches([batch]))
