@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TARGET_FILE_BYTES = 512 * 1024 * 1024
 """Parquet bytes a compacted file aims at (pg_lake's and Iceberg's usual target)."""
-DEFAULT_SORT_BUDGET_BYTES = 128 * 1024 * 1024
+DEFAULT_SORT_BUDGET_BYTES = 64 * 1024 * 1024
 """Arrow bytes of unsorted rows sorted in memory at a time; more spill to local sorted runs."""
 
 
@@ -251,7 +251,7 @@ def _runs(
         if (
             keys.keys
             and live.path not in unsorted
-            and (data_file.file_size_in_bytes >= presorted_bytes or data_file.sort_order_id == keys.order_id)
+            and (data_file.file_size_in_bytes >= presorted_bytes or _declared_sorted(data_file, keys))
         ):
             runs.append(file_run(live.path, chunks, keys, _lower_bound(table, keys, data_file)))
         elif keys.keys:
@@ -260,6 +260,11 @@ def _runs(
         else:
             runs.append(Run(chunks))
     return runs + sorter.runs()
+
+
+def _declared_sorted(data_file: DataFile, keys: SortKeys) -> bool:
+    """Whether the file says it is written in the table's declared sort order."""
+    return keys.order_id is not None and data_file.sort_order_id == keys.order_id
 
 
 def _chunks(table: Table, live: LiveFile, keys: SortKeys, target: pa.Schema) -> Callable[[], Iterator[pa.Table]]:

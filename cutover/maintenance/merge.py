@@ -103,7 +103,7 @@ class SpillingSorter:
         return runs
 
     def _spill(self) -> None:
-        data = self.keys.sort(pa.concat_tables(self._pending).combine_chunks())
+        data = self.keys.sort(pa.concat_tables(self._pending))  # one copy: the sorted one
         self._pending, self._pending_bytes = [], 0
         handle, path = tempfile.mkstemp(prefix="cutover-compact-", suffix=".arrow", dir=self.directory)
         os.close(handle)

@@ -155,8 +155,12 @@ def sort_keys_of(table: Table) -> SortKeys:
                 )
             )
         return SortKeys(tuple(keys), order.order_id)
-    identifiers = [schema.find_column_name(i) for i in schema.identifier_field_ids]
-    return SortKeys(tuple(SortKey(n, n, None, True, True) for n in identifiers if n is not None), None)
+    keys = [
+        SortKey(name, name, None, True, True, source_type=schema.find_type(field_id))
+        for field_id in schema.identifier_field_ids
+        if (name := schema.find_column_name(field_id)) is not None
+    ]
+    return SortKeys(tuple(keys), None)
 
 
 def _check_computable(transform: Transform[Any, Any], source_type: IcebergType, source: str) -> None:
