@@ -67,10 +67,10 @@ def reference_load(dsn: str) -> float:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def release(dsn: str) -> None:
+def release(dsn: str, namespace: str = "bench") -> None:
     """Drop the delete log the syncs installed (its catalog is thrown away with the run)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        drop_delete_logs(conn, introspect_table(conn, "public", TABLE), "bench")
+        drop_delete_logs(conn, introspect_table(conn, "public", TABLE), namespace)
 
 
 def settle(dsn: str, vacuum: bool = False) -> None:
@@ -106,10 +106,10 @@ def wal_since(dsn: str, position: str) -> int:
         return int(row[0])
 
 
-def full_load(dsn: str, catalog: CatalogConfig) -> float:
+def full_load(dsn: str, catalog: CatalogConfig, namespace: str = "bench") -> float:
     settle(dsn)
     started = time.perf_counter()
-    report = run_migration(MigrationRequest(source_dsn=dsn, tables=[TABLE], namespace="bench"), catalog)
+    report = run_migration(MigrationRequest(source_dsn=dsn, tables=[TABLE], namespace=namespace), catalog)
     assert report.ok, report.tables[0].error
     return time.perf_counter() - started
 
@@ -160,12 +160,15 @@ SCENARIOS = [
 ]
 
 
-def sync(dsn: str, catalog: CatalogConfig, vacuum: bool = False) -> tuple[float, int, TableSyncReport]:
+def sync(
+    dsn: str, catalog: CatalogConfig, vacuum: bool = False, namespace: str = "bench"
+) -> tuple[float, int, TableSyncReport]:
     """One timed sync; returns its seconds, the WAL bytes PostgreSQL wrote meanwhile, and its report."""
     settle(dsn, vacuum)
     wal = wal_position(dsn)
     started = time.perf_counter()
-    report = run_sync(SyncRequest(source_dsn=dsn, tables=[TABLE], namespace="bench", cursor="updated_at"), catalog)
+    request = SyncRequest(source_dsn=dsn, tables=[TABLE], namespace=namespace, cursor="updated_at")
+    report = run_sync(request, catalog)
     seconds = time.perf_counter() - started
     written = wal_since(dsn, wal)
     (table,) = report.tables

@@ -47,7 +47,15 @@ ALL_METRICS: Final = (
 LIMIT_SOURCE_READS: Final = "cutover-source-reads"
 LIMIT_ICEBERG_COMMITS: Final = "cutover-iceberg-commits"
 LIMIT_SYNC_TABLE_PREFIX: Final = "cutover-sync-"
-"""One limit of 1 per synced table (``cutover-sync-<namespace>-<table>``): syncs of a table never overlap."""
+"""One limit of 1 per synced table (``cutover-sync-<namespace>-<table>``): syncs of a table never overlap.
+The `maintain` flow holds the same limit, so a sync and a maintenance run never work on one table at once."""
+
+# --- Prefect flows and deployments ---------------------------------------------------------------
+FLOW_MAINTAIN: Final = "maintain"
+DEPLOYMENT_MAINTAIN: Final = "maintain"
+
+# --- Audit-trail actions -------------------------------------------------------------------------
+ACTION_RESTORE: Final = "table.restore"
 
 # --- Prefect blocks and work pools (`cutover prefect setup` creates them) ---------------------------
 BLOCK_SOURCE: Final = "cutover-source"
@@ -72,3 +80,17 @@ PROP_LOAD_COMPLETE: Final = "cutover.load-complete"
 PROP_WATERMARK: Final = "cutover.watermark"
 PROP_SYNC_ROWS_UPSERTED: Final = "cutover.sync-rows-upserted"
 PROP_SYNC_ROWS_DELETED: Final = "cutover.sync-rows-deleted"
+PROP_MAINTENANCE: Final = "cutover.maintenance"
+"""Set on every maintenance commit (compaction, manifest rewrite, restore): what it did."""
+PROP_RESTORED_FROM: Final = "cutover.restored-from"
+STATE_PROPERTIES: Final = (
+    PROP_LOAD_ID,
+    PROP_BATCHES_DONE,
+    PROP_BATCHES_TOTAL,
+    PROP_SOURCE_LSN,
+    PROP_SOURCE_SNAPSHOT_TIME,
+    PROP_LOAD_COMPLETE,
+    PROP_WATERMARK,
+)
+"""The load checkpoint and sync watermark: carried into every maintenance commit's summary, so their
+readers find them on the newest snapshot whatever maintenance did since."""

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from cutover.cli import api as _api  # noqa: F401
 from cutover.cli import flags as _flags  # noqa: F401
+from cutover.cli import maintain as _maintain  # noqa: F401
 from cutover.cli import migrate as _migrate  # noqa: F401  (registers its commands)
 from cutover.cli import prefect as _prefect  # noqa: F401
 from cutover.cli import rollout as _rollout  # noqa: F401

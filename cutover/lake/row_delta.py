@@ -223,6 +223,7 @@ class RowDelta(_OverwriteFiles):
         would grow with the table's history). Delete manifests are read only when delete files are removed,
         and rewritten as delete manifests (pyiceberg's rewrite knows data manifests only).
         """
+        self._removed_delete_entries = []  # computed afresh on every attempt (a retried commit rebases)
         if self._deleted_data_files:
             manifests = super()._existing_manifests()  # rewrites data manifests; delete manifests pass through
         else:

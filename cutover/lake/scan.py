@@ -31,6 +31,8 @@ class FileStream:
     path: str
     record_count: int
     open: Callable[[], Iterator[pa.RecordBatch]]
+    task: FileScanTask | None = None
+    """The scan task: the data file's metadata and the delete files that apply to it."""
 
 
 def file_streams(
@@ -52,4 +54,4 @@ def file_streams(
     def opener(task: FileScanTask) -> Callable[[], Iterator[pa.RecordBatch]]:
         return lambda: reader._record_batches_from_scan_tasks_and_deletes([task], deletes)
 
-    return [FileStream(t.file.file_path, t.file.record_count, opener(t)) for t in tasks]
+    return [FileStream(t.file.file_path, t.file.record_count, opener(t), t) for t in tasks]

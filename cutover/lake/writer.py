@@ -56,10 +56,14 @@ class DataFileWriter:
         dictionary_columns: list[str] | None = None,
         spec_id: int = 0,
         *,
+        partition: Record | None = None,
         sort_order_id: int | None = None,
+        target_file_bytes: int | None = None,
     ) -> None:
-        """``sort_order_id``, when given, is recorded in every data file: the writer's caller feeds rows in
-        that order (the table's key order)."""
+        """``target_file_bytes``, when given, is the size on disk after which a file is finished (row
+        groups then hold at most that many Arrow bytes); without it files end after
+        :data:`TARGET_FILE_BYTES` of Arrow. ``partition`` and ``sort_order_id`` are recorded in every
+        data file (a compaction writes one partition, sorted)."""
         self._io = io
         self._location = data_location.rstrip("/")
         self._file_schema = file_schema(schema)
@@ -67,7 +71,10 @@ class DataFileWriter:
         self._properties = properties
         self._prefix = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self._spec_id = spec_id
+        self._partition = partition if partition is not None else Record()
         self._sort_order_id = sort_order_id
+        self._target_disk = target_file_bytes
+        self._row_group_bytes = min(ROW_GROUP_BYTES, target_file_bytes or ROW_GROUP_BYTES)
         self._dictionary = _file_names(schema, self._file_schema, dictionary_columns)
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
@@ -82,7 +89,7 @@ class DataFileWriter:
             return
         self._pending.append(table)
         self._pending_bytes += table.nbytes
-        if self._pending_bytes >= ROW_GROUP_BYTES:
+        if self._pending_bytes >= self._row_group_bytes:
             self._flush()
 
     def close(self) -> list[DataFile]:
@@ -113,7 +120,10 @@ class DataFileWriter:
                 self._writer._parquet_writer_kwargs["use_dictionary"] = self._dictionary
         self._writer.write(combined)
         self._file_bytes += combined.nbytes
-        if self._file_bytes >= TARGET_FILE_BYTES:
+        if self._target_disk is not None:
+            if _written_bytes(self._writer) >= self._target_disk:
+                self._finish_file()
+        elif self._file_bytes >= TARGET_FILE_BYTES:
             self._finish_file()
 
     def _finish_file(self) -> None:
@@ -121,20 +131,20 @@ class DataFileWriter:
             return
         statistics = self._writer.close()
         size = len(self._io.new_input(self._path))
-        self.data_files.append(
-            DataFile.from_args(
-                content=DataFileContent.DATA,
-                file_path=self._path,
-                file_format=FileFormat.PARQUET,
-                partition=Record(),
-                file_size_in_bytes=size,
-                sort_order_id=self._sort_order_id,
-                spec_id=self._spec_id,
-                equality_ids=None,
-                key_metadata=None,
-                **statistics.to_serialized_dict(),
-            )
+        data_file = DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=self._path,
+            file_format=FileFormat.PARQUET,
+            partition=self._partition,
+            file_size_in_bytes=size,
+            sort_order_id=self._sort_order_id,
+            spec_id=self._spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **statistics.to_serialized_dict(),
         )
+        data_file.spec_id = self._spec_id  # from_args drops it (pyiceberg 0.12 keeps it out of the struct)
+        self.data_files.append(data_file)
         self._writer, self._path, self._file_bytes = None, None, 0
 
 
@@ -142,3 +152,9 @@ def declared_sort_order_id(table: Table) -> int | None:
     """The table's sort order id when it declares one (files written in key order record it), else None."""
     order = table.sort_order()
     return order.order_id if order.fields else None
+
+
+def _written_bytes(writer: ParquetFormatWriter) -> int:
+    """Bytes of the open file written so far (its row groups; the footer is still to come)."""
+    stream = writer._fos  # pyiceberg keeps the output stream private; its position is the file's size
+    return int(stream.tell()) if stream is not None else 0

@@ -6,6 +6,7 @@ compose the same steps; neither holds logic of its own.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.planning import Batch, plan_batches
 from cutover.source.snapshot import SourceSnapshot
 from cutover.source.watermark import Watermark
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,7 +99,7 @@ def prepare_table(
     mappings = map_table(source, options)
     iceberg = iceberg_schema(source, mappings)
     identifier = (namespace, table)
-    existing = _load_or_none(catalog, identifier)
+    existing = _load_or_none(catalog, identifier, forget_lost=mode != "create")
 
     if existing is not None and mode == "create":
         raise ConfigError(
@@ -127,10 +130,25 @@ def prepare_table(
     return TableLoad(source, mappings, iceberg, identifier, load_id, plan, list(plan), created=True)
 
 
-def _load_or_none(catalog: Catalog, identifier: tuple[str, str]) -> Table | None:
+def _load_or_none(catalog: Catalog, identifier: tuple[str, str], *, forget_lost: bool = False) -> Table | None:
+    """The table, or None when absent. A catalog entry whose metadata file is gone (the warehouse files
+    were lost) is dropped when ``forget_lost`` (resume and replace load it afresh), else refused.
+
+    Raises:
+        ConfigError: the entry's metadata file is missing and ``forget_lost`` is off.
+    """
     try:
         return catalog.load_table(identifier)
     except NoSuchTableError:
+        return None
+    except FileNotFoundError as exc:
+        if not forget_lost:
+            raise ConfigError(
+                f"the metadata of Iceberg table {'.'.join(identifier)} is missing ({exc}); "
+                "load it again with --mode resume or --mode replace"
+            ) from exc
+        logger.warning("%s: metadata file missing (%s); dropping the catalog entry to load afresh", identifier, exc)
+        catalog.drop_table(identifier)
         return None
 
 

@@ -44,6 +44,7 @@ from cutover.lake.row_delta import (
     read_file_keys,
     write_position_deletes,
 )
+from cutover.lake.state import carried_state
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
 from cutover.lake.watermark import read_watermark
 from cutover.lake.writer import DataFileWriter, declared_sort_order_id, file_schema
@@ -281,7 +282,10 @@ def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) 
     if transaction.table_metadata.schema() != staged.schema:
         staged.discard(catalog)
         raise CommitConflictError(f"{plan.iceberg_name}: the Iceberg schema changed while the sync was staged")
+    current = transaction.table_metadata.current_snapshot()
     properties = {
+        # The load's checkpoint travels with every commit, so expiring the load's snapshots loses nothing.
+        **carried_state(transaction.table_metadata, current.snapshot_id if current else None),
         names.PROP_WATERMARK: staged.watermark.to_json(),
         names.PROP_SOURCE_LSN: snapshot.lsn,
         names.PROP_SOURCE_SNAPSHOT_TIME: snapshot.taken_at.isoformat(),

@@ -14,7 +14,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as dtime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -151,16 +151,27 @@ class IcebergBackend:
     def _snapshot_for(table: Table, info: EntityInfo, as_of: datetime | int | None) -> int | None:
         if as_of is None:
             return None
+        retained = _retained_since(table)
         if isinstance(as_of, int):
             if table.snapshot_by_id(as_of) is None:
-                raise SnapshotNotFoundError(f"{info.entity} has no snapshot {as_of}", entity=info.entity)
+                raise SnapshotNotFoundError(f"{info.entity} has no snapshot {as_of}{retained}", entity=info.entity)
             return as_of
         found = table.snapshot_as_of_timestamp(int(as_of.timestamp() * 1000))
         if found is None:
             raise SnapshotNotFoundError(
-                f"{info.entity} has no snapshot at or before {as_of.isoformat()}", entity=info.entity
+                f"{info.entity} has no snapshot at or before {as_of.isoformat()}{retained}", entity=info.entity
             )
         return found.snapshot_id
+
+
+def _retained_since(table: Table) -> str:
+    """Where the retained history starts, for a time-travel error (older snapshots were expired, or the
+    table did not exist yet)."""
+    oldest = min((s.timestamp_ms for s in table.snapshots()), default=None)
+    if oldest is None:
+        return " (the table has no snapshot yet)"
+    since = datetime.fromtimestamp(oldest / 1000, UTC).isoformat()
+    return f" (its retained history starts at {since}; older snapshots expired or never existed)"
 
 
 def _coerce(value: Any, field_type: IcebergType) -> Any:

@@ -38,12 +38,16 @@ def test_prefect_yaml_deploys_every_deployment(prefect_api: str, source_dsn: str
         assert deployment.parameters["source_block"] == "cutover-source"  # the block, never a DSN
         assert "source_dsn" not in deployment.parameters["request"]
         nightly = client.read_deployment_by_name("sync/nightly-sync")
+        maintenance = client.read_deployment_by_name("maintain/maintain")
         names = {d.name for d in client.read_deployments()}
     assert declared <= names
     (schedule,) = nightly.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "UTC")  # type: ignore[union-attr]
     assert nightly.global_concurrency_limit is not None and nightly.global_concurrency_limit.limit == 1
     assert nightly.parameters["request"]["validate"] is True
+    (after,) = maintenance.schedules
+    assert (after.schedule.cron, after.schedule.timezone) == ("0 4 * * *", "UTC")  # type: ignore[union-attr]
+    assert maintenance.parameters["request"]["retain_last"] == 10
 
 
 def test_azure_prefect_file_uses_existing_steps_and_flows() -> None:
