@@ -68,7 +68,7 @@ def test_time_travel_reads_an_earlier_snapshot(
     assert migrate(source_dsn, adls_catalog, ["t"], batch_rows=1_000, parallel=1).ok
     table = open_catalog(adls_catalog).load_table(("lake", "t"))
     history = list(table.snapshots())
-    assert len(history) == 3
+    assert len(history) >= 2  # one commit per batch, or fewer: batches ready while a commit runs join the next
     first = table.scan(snapshot_id=history[0].snapshot_id).to_arrow()
     assert 0 < first.num_rows < 3000
     assert table.scan().to_arrow().num_rows == 3000

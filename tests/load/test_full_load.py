@@ -59,7 +59,10 @@ def test_multi_batch_load_equals_source_with_one_checkpoint_per_batch(
     assert pc.sum(data["id"]).as_py() == 50_000 * 50_001 // 2
     table = open_catalog(catalog_config).load_table(("lake", "t"))
     snapshots = list(table.snapshots())
-    assert len(snapshots) == 6
+    # A commit per batch, except that batches finished while a commit runs join the next one.
+    assert 2 <= len(snapshots) <= 6
+    done = [s.summary["cutover.batches-done"] for s in snapshots if s.summary is not None]  # type: ignore[index]
+    assert len(set(done)) == len(snapshots)  # every commit checkpointed more batches than the one before
     checkpoint = read_checkpoint(table)
     assert checkpoint is not None and checkpoint.complete and checkpoint.done == frozenset(range(6))
     assert table.schema().identifier_field_names() == {"id"}
