@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -75,19 +74,34 @@ def range_read_seconds(catalog: CatalogConfig, info: EntityInfo, highest: int, c
 
 
 def maintain(catalog: CatalogConfig, report: Path) -> tuple[float, float, int]:
-    """`cutover maintain` as a command: (wall seconds, the table's maintenance seconds, child peak RSS bytes)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """`cutover maintain` as a command: (wall seconds, the table's maintenance seconds, its peak RSS bytes).
+
+    The peak is the child's own high-water mark (``VmHWM``), read while it runs."""
     started = time.perf_counter()
-    done = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-m", "cutover.cli", "maintain", "--namespace", NAMESPACE, "--table", TABLE,
          "--catalog-uri", catalog.uri, "--warehouse", catalog.warehouse, "--report-json", str(report)],
-        capture_output=True, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, _high_water_mark(child.pid))
+        time.sleep(0.05)
     wall = time.perf_counter() - started
-    assert done.returncode == 0, done.stderr
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    _, stderr = child.communicate()
+    assert child.returncode == 0, stderr
     (table,) = json.loads(report.read_text())["tables"]
-    return wall, float(table["seconds"]), max(peak, before) * 1024
+    return wall, float(table["seconds"]), peak
+
+
+def _high_water_mark(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def describe(name: str, catalog: CatalogConfig, info: EntityInfo, highest: int, rounds: int) -> tuple[float, float]:
