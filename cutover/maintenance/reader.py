@@ -1,8 +1,8 @@
 """Reading one data file's live rows with bounded memory, for a rewrite.
 
 pyiceberg's per-file reader scans through a pyarrow dataset scanner with pre-buffering and its default
-read-ahead (16 batches of 128 Ki rows): a few hundred MB per open file of a wide table, more than a
-compaction may hold (measured: 1.9 GB peak for the 5 M-row orders). Here a file is read row group by
+read-ahead (16 batches of 128 Ki rows): up to a few hundred MB per open file of a wide table, more than
+a compaction can afford with several files open. Here a file is read row group by
 row group (``ParquetFile.iter_batches`` without pre-buffering), its deleted positions dropped, and its
 columns matched to the table's current schema by field id: renamed columns by id, columns added since
 as NULL, promoted types cast. A file whose columns carry no field ids (imported files read through a
