@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -45,15 +46,22 @@ def current_run_id() -> str:
 
 
 class Progress:
-    """A progress artifact the UI shows while the job runs, finished at 100 % by :meth:`done`."""
+    """A progress artifact the UI shows while the job runs, finished at 100 % by :meth:`done`.
 
-    def __init__(self, key: str, description: str) -> None:
+    Updates come from the scheduling loop after every step; they reach the server at most once per
+    ``interval`` seconds, so a run of many small tables does not wait on an API call per table.
+    """
+
+    def __init__(self, key: str, description: str, interval: float = 1.0) -> None:
         artifact = create_progress_artifact(0.0, key=key, description=description)
         assert isinstance(artifact, UUID)  # the sync API, in a sync flow
-        self._id = artifact
+        self._id, self._interval, self._sent = artifact, interval, time.monotonic()
 
     def update(self, done: int, total: int) -> None:
-        update_progress_artifact(self._id, 100.0 * done / max(total, 1))
+        now = time.monotonic()
+        if now - self._sent >= self._interval:
+            update_progress_artifact(self._id, 100.0 * done / max(total, 1))
+            self._sent = now
 
     def done(self) -> None:
         update_progress_artifact(self._id, 100.0)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.sync import concurrency
 
-from cutover import names
 from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.lake.catalog import open_catalog
 from cutover.lake.commit import CommitResult
-from cutover.load.runner import MigrationRequest, prepare_requested_table
+from cutover.load.runner import MigrationRequest, prepare_requested_tables
+from cutover.load.scheduler import Capacity, NotPrepared
 from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch
 from cutover.source.connection import connect
 from cutover.source.planning import Batch
 from cutover.source.snapshot import SourceSnapshot
-from tasks.common import as_future, retry_transient_only
+from tasks.common import as_future, retry_transient_only, run_capacity
 
 
 @task(
@@ -25,13 +25,16 @@ from tasks.common import as_future, retry_transient_only
     retry_delay_seconds=[2, 10, 30],
     retry_condition_fn=retry_transient_only,
     cache_policy=NO_CACHE,
-    task_run_name="prepare-{table}",
+    task_run_name="prepare-{label}",
 )
-def prepare_table_task(request: MigrationRequest, catalog: CatalogConfig, table: str) -> TableLoad:
-    """Introspect and map the table, then create or resume its Iceberg table and plan its batches."""
+def prepare_tables_task(
+    request: MigrationRequest, catalog: CatalogConfig, tables: list[str], label: str
+) -> list[TableLoad | NotPrepared]:
+    """Introspect and map the tables, then create or resume their Iceberg tables and plan their batches:
+    one task run for all of them, so a schema of small tables pays one round of task start-up."""
     with connect(request.source_dsn) as conn:
-        return prepare_requested_table(
-            conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options)
+        return prepare_requested_tables(
+            conn, open_catalog(catalog), request, tables, TableOptionsFile.load(request.table_options)
         )
 
 
@@ -43,10 +46,9 @@ def prepare_table_task(request: MigrationRequest, catalog: CatalogConfig, table:
     task_run_name="load-{load.iceberg_name}-batch-{batch.index}",
 )
 def load_batch_task(dsn: str, catalog: CatalogConfig, load: TableLoad, batch: Batch, snapshot_id: str) -> BatchOutput:
-    """Read one batch inside the run's snapshot and write its data files; holds a source-read slot."""
+    """Read one batch inside the run's snapshot and write its data files (under the run's read slots)."""
     table = open_catalog(catalog).load_table(load.identifier)
-    with concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True):
-        return load_batch(dsn, load, table, batch, snapshot_id)
+    return load_batch(dsn, load, table, batch, snapshot_id)
 
 
 @task(
@@ -59,10 +61,10 @@ def load_batch_task(dsn: str, catalog: CatalogConfig, load: TableLoad, batch: Ba
 def commit_task(
     catalog: CatalogConfig, load: TableLoad, outputs: list[BatchOutput], snapshot: SourceSnapshot
 ) -> CommitResult:
-    """Commit finished batches with the checkpoint (idempotent, so a retried commit never duplicates)."""
+    """Commit finished batches with the checkpoint (idempotent, so a retried commit never duplicates);
+    runs under the run's commit slot."""
     table = open_catalog(catalog).load_table(load.identifier)
-    with concurrency(names.LIMIT_ICEBERG_COMMITS, occupy=1, strict=True):
-        return commit_outputs(load, table, outputs, snapshot)
+    return commit_outputs(load, table, outputs, snapshot)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="abort-{load.iceberg_name}")
@@ -77,8 +79,12 @@ class PrefectLoadExecutor:
     def __init__(self, request: MigrationRequest, catalog: CatalogConfig) -> None:
         self.request, self.catalog = request, catalog
 
-    def prepare(self, table: str) -> TableLoad:
-        return prepare_table_task(self.request, self.catalog, table)
+    def prepare(self, tables: list[str]) -> list[TableLoad | NotPrepared]:
+        label = tables[0] if len(tables) == 1 else f"{len(tables)}-tables"
+        return prepare_tables_task(self.request, self.catalog, tables, label)
+
+    def capacity(self, parallel: int) -> AbstractContextManager[Capacity]:
+        return run_capacity(parallel)
 
     def read_batch(self, load: TableLoad, batch: Batch, snapshot: SourceSnapshot) -> Future[BatchOutput]:
         return as_future(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import TypeVar
 
 import psycopg
@@ -16,7 +17,7 @@ from cutover.config import CatalogConfig
 from cutover.lake.commit import CommitResult
 from cutover.load.report import MigrationReport
 from cutover.load.runner import MigrationRequest, ThreadLoadExecutor, run_migration
-from cutover.load.scheduler import LoadExecutor
+from cutover.load.scheduler import Capacity, LoadExecutor, NotPrepared
 from cutover.load.steps import BatchOutput, TableLoad
 from cutover.source.planning import Batch
 from cutover.source.snapshot import SourceSnapshot
@@ -68,8 +69,11 @@ class RecordingLoad:
         self.reads_during_commits = 0
         self.aborted: list[str] = []
 
-    def prepare(self, table: str) -> TableLoad:
-        return self.inner.prepare(table)
+    def prepare(self, tables: list[str]) -> list[TableLoad | NotPrepared]:
+        return self.inner.prepare(tables)
+
+    def capacity(self, parallel: int) -> AbstractContextManager[Capacity]:
+        return self.inner.capacity(parallel)
 
     def read_batch(self, load: TableLoad, batch: Batch, snapshot: SourceSnapshot) -> Future[BatchOutput]:
         self.read_batches.append((load.source.name, batch.index))

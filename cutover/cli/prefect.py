@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cutover import names
 from cutover.cli._common import SourceDsn, app, console
 
 prefect_app = typer.Typer(no_args_is_help=True, help="Prepare a Prefect server for cutover's deployments.")
@@ -16,6 +17,9 @@ app.add_typer(prefect_app, name="prefect")
 @prefect_app.command("setup")
 def setup(
     source_dsn: SourceDsn = None,
+    source_block: Annotated[
+        str, typer.Option(help="Name of the connection block (the deployments' `source_block` parameter).")
+    ] = names.BLOCK_SOURCE,
     azure: Annotated[
         bool, typer.Option("--azure", help="Also the code-storage block and the ACI and AKS work pools.")
     ] = False,
@@ -35,7 +39,7 @@ def setup(
 
     code = AzureCode(code_connection_string, code_account_url) if azure else None
     console.print(f"Prefect at {prefect_api_url()}")
-    report = prefect_setup(source_dsn, code)
+    report = prefect_setup(source_dsn, code, source_block)
     table = Table(title="cutover prefect setup")
     for column in ("kind", "name", "outcome"):
         table.add_column(column)
@@ -44,4 +48,4 @@ def setup(
     console.print(table)
     if any(outcome == "skipped" for _, _, outcome in report.steps):
         console.print("[yellow]note:[/yellow] no source DSN given (--source-dsn or CUTOVER_SOURCE_DSN): "
-                      "the job deployments need the cutover-source block")  # fmt: skip
+                      f"the job deployments need the {source_block} block")  # fmt: skip

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from types import TracebackType
 
 import psycopg
@@ -20,11 +20,11 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from cutover.config import CatalogConfig, LoadMode, TableOptionsFile
-from cutover.errors import CutoverError
+from cutover.errors import CutoverError, TransientError
 from cutover.lake.catalog import open_catalog
 from cutover.lake.commit import CommitResult
 from cutover.load.report import MigrationReport, TableReport
-from cutover.load.scheduler import LoadExecutor, ProgressCallback, run_batches
+from cutover.load.scheduler import Capacity, LoadExecutor, NotPrepared, ProgressCallback, run_batches
 from cutover.load.steps import BatchOutput, TableLoad, abort_table, commit_outputs, load_batch, prepare_table
 from cutover.load.tracker import LoadTracker, error_status
 from cutover.source.connection import connect
@@ -67,6 +67,29 @@ def prepare_requested_table(
     )
 
 
+def prepare_requested_tables(
+    conn: psycopg.Connection,
+    catalog: Catalog,
+    request: MigrationRequest,
+    tables: list[str],
+    options: TableOptionsFile,
+) -> list[TableLoad | NotPrepared]:
+    """:func:`prepare_requested_table` for each table in turn, a refusal or failure as a value.
+
+    Raises:
+        TransientError: a lost connection (the whole step is retried; preparing is idempotent).
+    """
+    prepared: list[TableLoad | NotPrepared] = []
+    for table in tables:
+        try:
+            prepared.append(prepare_requested_table(conn, catalog, request, table, options))
+        except TransientError:
+            raise
+        except CutoverError as exc:
+            prepared.append(NotPrepared(table, error_status(exc), str(exc)))
+    return prepared
+
+
 def run_migration(
     request: MigrationRequest,
     catalog_config: CatalogConfig,
@@ -94,14 +117,19 @@ def run_migration(
         snapshot = stack.enter_context(exported_snapshot(request.source_dsn))
         report.source_lsn = snapshot.lsn
         loads: list[tuple[TableReport, TableLoad]] = []
-        for name in tables:
+        try:
+            outcomes = executor.prepare(tables)
+        except CutoverError as exc:  # no table could be prepared (e.g. the connection was lost for good)
+            outcomes = [NotPrepared(name, "failed", str(exc)) for name in tables]
+        for name, prepared in zip(tables, outcomes, strict=True):
             entry = TableReport(request.schema_name, name, f"{request.target_namespace}.{name}")
             report.tables.append(entry)
-            try:
-                loads.append((entry, executor.prepare(name)))
-            except CutoverError as exc:
-                entry.status, entry.error = error_status(exc), str(exc)
-        run_batches(LoadTracker(loads), executor, snapshot, request.parallel, on_progress)
+            if isinstance(prepared, NotPrepared):
+                entry.status, entry.error = prepared.status, prepared.error
+            else:
+                loads.append((entry, prepared))
+        with executor.capacity(request.parallel) as capacity:
+            run_batches(LoadTracker(loads), executor, snapshot, capacity, on_progress)
         if in_snapshot is not None:
             in_snapshot(snapshot, report)
     report.seconds = time.perf_counter() - started
@@ -135,10 +163,15 @@ class ThreadLoadExecutor:
         self._commits.shutdown(wait=True)
         return self._stack.__exit__(kind, exc, tb)  # a lost control connection becomes SourceConnectionError
 
-    def prepare(self, table: str) -> TableLoad:
-        load = prepare_requested_table(self._conn, self.catalog, self.request, table, self.options)
-        self._tables[load.iceberg_name] = self.catalog.load_table(load.identifier)
-        return load
+    def prepare(self, tables: list[str]) -> list[TableLoad | NotPrepared]:
+        loads = prepare_requested_tables(self._conn, self.catalog, self.request, tables, self.options)
+        for load in loads:
+            if isinstance(load, TableLoad):
+                self._tables[load.iceberg_name] = self.catalog.load_table(load.identifier)
+        return loads
+
+    def capacity(self, parallel: int) -> AbstractContextManager[Capacity]:
+        return nullcontext(Capacity(reads=parallel, commits=COMMIT_THREADS))
 
     def read_batch(self, load: TableLoad, batch: Batch, snapshot: SourceSnapshot) -> Future[BatchOutput]:
         table = self._tables[load.iceberg_name]

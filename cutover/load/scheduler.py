@@ -1,9 +1,9 @@
 """The full load's scheduling loop, written once for every executor (threads, Prefect tasks, Dask).
 
-Batches are read up to ``parallel`` at a time, table by table; a table's finished batches are committed
-as soon as they may be (one commit in flight per table; batches finished meanwhile join the next one),
-and reading goes on while a commit runs. A table that fails stops being read; a refused one is dropped
-once no commit of it is in flight.
+Batches are read up to ``capacity.reads`` at a time, table by table; a table's finished batches are
+committed as soon as they may be (one commit in flight per table, ``capacity.commits`` in all; batches
+finished meanwhile join the next one), and reading goes on while commits run. A table that fails stops
+being read; a refused one is dropped once no commit of it is in flight.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from cutover.errors import CutoverError
 from cutover.lake.commit import CommitResult
@@ -24,11 +26,38 @@ ProgressCallback = Callable[[LoadProgress], None]
 """Called after every committed or skipped batch, in the scheduling thread."""
 
 
+@dataclass(frozen=True)
+class NotPrepared:
+    """A table that could not be prepared, as a plain value (it travels between processes like a result)."""
+
+    table: str
+    status: Literal["refused", "failed"]
+    error: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How many batch reads and commits (of different tables) a run may have in flight at once."""
+
+    reads: int
+    commits: int
+
+    def __post_init__(self) -> None:
+        if self.reads < 1 or self.commits < 1:
+            raise ValueError(f"a run needs at least one reader and one committer, not {self}")
+
+
 class LoadExecutor(Protocol):
     """Where the steps of a full load run. Reads and commits return futures; the loop waits on them."""
 
-    def prepare(self, table: str) -> TableLoad:
-        """Introspect, map and create (or resume) one table; raises a :class:`CutoverError` to refuse it."""
+    def prepare(self, tables: list[str]) -> list[TableLoad | NotPrepared]:
+        """Introspect, map and create (or resume) the tables, in order, all in one step (a round of
+        start-up for the run, not one per table); a table that cannot be loaded is a :class:`NotPrepared`."""
+        ...
+
+    def capacity(self, parallel: int) -> AbstractContextManager[Capacity]:
+        """Held while the batches are read and committed; yields how many reads and commits may be in
+        flight. Where an orchestrator reserves the run's share of its global limits once, not per step."""
         ...
 
     def read_batch(self, load: TableLoad, batch: Batch, snapshot: SourceSnapshot) -> Future[BatchOutput]:
@@ -48,11 +77,11 @@ def run_batches(
     tracker: LoadTracker,
     executor: LoadExecutor,
     snapshot: SourceSnapshot,
-    parallel: int,
+    capacity: Capacity,
     on_progress: ProgressCallback | None = None,
 ) -> None:
     """Read, write and commit every pending batch the tracker knows of; failures land in the tracker."""
-    _Schedule(tracker, executor, snapshot, parallel, on_progress).run()
+    _Schedule(tracker, executor, snapshot, capacity, on_progress).run()
 
 
 class _Schedule:
@@ -61,17 +90,15 @@ class _Schedule:
         tracker: LoadTracker,
         executor: LoadExecutor,
         snapshot: SourceSnapshot,
-        parallel: int,
+        capacity: Capacity,
         on_progress: ProgressCallback | None,
     ) -> None:
-        if parallel < 1:
-            raise ValueError(f"parallel must be at least 1, not {parallel}")
-        self.tracker, self.executor, self.snapshot, self.parallel = tracker, executor, snapshot, parallel
+        self.tracker, self.executor, self.snapshot, self.capacity = tracker, executor, snapshot, capacity
         self.on_progress = on_progress
         self.reads: dict[Future[BatchOutput], TableLoad] = {}
         self.commits: dict[Future[CommitResult], tuple[TableLoad, list[BatchOutput]]] = {}
-        self.waiting: dict[str, list[BatchOutput]] = {}
-        """Outputs ready to commit while the table's previous commit is still in flight."""
+        self.waiting: dict[str, tuple[TableLoad, list[BatchOutput]]] = {}
+        """Outputs ready to commit while the table's previous commit (or all the run's committers) is busy."""
         self.abort_after_commit: set[str] = set()
 
     def run(self) -> None:
@@ -80,7 +107,7 @@ class _Schedule:
             self._notify(load)
         work = deque(self.tracker.work())
         while True:
-            while work and len(self.reads) < self.parallel:
+            while work and len(self.reads) < self.capacity.reads:
                 load, batch = work.popleft()
                 if not self.tracker.is_failed(load):
                     self.tracker.reading(load)
@@ -104,29 +131,32 @@ class _Schedule:
             self._fail(load, exc)
             return
         if ready:
-            self.waiting.setdefault(load.iceberg_name, []).extend(ready)
-            self._commit_waiting(load)
+            self.waiting.setdefault(load.iceberg_name, (load, []))[1].extend(ready)
+            self._commit_waiting()
 
-    def _commit_waiting(self, load: TableLoad) -> None:
-        name = load.iceberg_name
-        if not self.waiting.get(name) or any(other is load for other, _ in self.commits.values()):
-            return
-        outputs = self.waiting.pop(name)
-        self.commits[self.executor.commit(load, outputs, self.snapshot)] = (load, outputs)
+    def _commit_waiting(self) -> None:
+        """Start commits of waiting tables, oldest first, while committers are free (one per table)."""
+        for name, (load, outputs) in list(self.waiting.items()):
+            if len(self.commits) >= self.capacity.commits:
+                return
+            if any(other is load for other, _ in self.commits.values()):
+                continue
+            del self.waiting[name]
+            self.commits[self.executor.commit(load, outputs, self.snapshot)] = (load, outputs)
 
     def _commit_done(self, load: TableLoad, outputs: list[BatchOutput], future: Future[CommitResult]) -> None:
         if self.tracker.is_failed(load):
             if load.iceberg_name in self.abort_after_commit:
                 self.abort_after_commit.discard(load.iceberg_name)
                 self.executor.abort(load)
-            return
-        try:
-            self.tracker.committed(load, future.result(), outputs)
-        except CutoverError as exc:
-            self._fail(load, exc)
-            return
-        self._notify(load)
-        self._commit_waiting(load)
+        else:
+            try:
+                self.tracker.committed(load, future.result(), outputs)
+            except CutoverError as exc:
+                self._fail(load, exc)
+            else:
+                self._notify(load)
+        self._commit_waiting()  # a committer is free
 
     def _fail(self, load: TableLoad, exc: CutoverError) -> None:
         self.waiting.pop(load.iceberg_name, None)

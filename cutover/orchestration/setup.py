@@ -66,8 +66,13 @@ def prefect_api_url() -> str:
     return url
 
 
-def prefect_setup(source_dsn: str | None, azure: AzureCode | None = None) -> SetupReport:
+def prefect_setup(
+    source_dsn: str | None, azure: AzureCode | None = None, source_block: str = names.BLOCK_SOURCE
+) -> SetupReport:
     """Create or update what the deployments of `prefect.yaml` (and, with ``azure``, of the Azure file) need.
+
+    ``source_block`` names the connection block (another name for a second source database; the job
+    deployments then take it as their ``source_block`` parameter).
 
     Raises:
         ConfigError: no server configured, or a pool of the same name but another type exists.
@@ -77,20 +82,20 @@ def prefect_setup(source_dsn: str | None, azure: AzureCode | None = None) -> Set
 
     url = prefect_api_url()
     try:
-        return _set_up(source_dsn, azure)
+        return _set_up(source_dsn, azure, source_block)
     except httpx.HTTPError as exc:
         raise CutoverError(f"cannot reach the Prefect server at {url}: {exc}") from None
 
 
-def _set_up(source_dsn: str | None, azure: AzureCode | None) -> SetupReport:
+def _set_up(source_dsn: str | None, azure: AzureCode | None, source_block: str) -> SetupReport:
     report = SetupReport()
     if source_dsn:
-        existed = _block_exists("sqlalchemy-connector", names.BLOCK_SOURCE)
-        save_source_block(names.BLOCK_SOURCE, source_dsn)
-        report.add("block", names.BLOCK_SOURCE, "updated" if existed else "created")
+        existed = _block_exists("sqlalchemy-connector", source_block)
+        save_source_block(source_block, source_dsn)
+        report.add("block", source_block, "updated" if existed else "created")
     else:
-        kept = _block_exists("sqlalchemy-connector", names.BLOCK_SOURCE)
-        report.add("block", names.BLOCK_SOURCE, "kept" if kept else "skipped")
+        kept = _block_exists("sqlalchemy-connector", source_block)
+        report.add("block", source_block, "kept" if kept else "skipped")
     report.add("work pool", names.POOL_PROCESS, _ensure_pool(names.POOL_PROCESS, "process", _process_template()))
     created = ensure_concurrency_limits()
     for limit in DEFAULT_LIMITS:

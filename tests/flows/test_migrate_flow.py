@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -52,6 +53,43 @@ def test_migrate_flow_loads_reports_and_creates_limits(
     with get_client(sync_client=True) as client:
         limits = {limit.name for limit in client.read_global_concurrency_limits()}
     assert {names.LIMIT_SOURCE_READS, names.LIMIT_ICEBERG_COMMITS} <= limits
+
+
+@pytest.mark.slow
+def test_a_run_holds_its_source_read_slots_once_and_reads_no_more_batches_than_it_holds(
+    prefect_api: str, source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+
+    from cutover.orchestration.limits import DEFAULT_LIMITS, ensure_concurrency_limits
+    from flows.migrate import migrate
+
+    source.execute(
+        "create table c (id int primary key, v text); insert into c select g, 'x' from generate_series(1, 40000) g"
+    )
+    source.execute("analyze c")
+    ensure_concurrency_limits()
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(names.LIMIT_SOURCE_READS, 1)  # an operator's tuning
+        try:
+            request = MigrationRequest(source_dsn=source_dsn, namespace="lake", batch_rows=8_000, parallel=4)
+            state = migrate(request, catalog_config, return_state=True)
+        finally:
+            client.upsert_global_concurrency_limit_by_name(
+                names.LIMIT_SOURCE_READS, DEFAULT_LIMITS[names.LIMIT_SOURCE_READS]
+            )
+        assert state.is_completed(), state
+        reads = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),  # type: ignore[list-item]
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="load-")),
+        )
+        limit = client.read_global_concurrency_limit_by_name(names.LIMIT_SOURCE_READS)
+    assert read_iceberg(catalog_config, "c").num_rows == 40_000
+    spans = sorted((run.start_time, run.end_time) for run in reads if run.start_time and run.end_time)
+    assert len(spans) == len(reads) >= 5
+    assert all(later_start >= end for (_, end), (later_start, _) in itertools.pairwise(spans))
+    assert limit.active_slots == 0  # the run's lease was released
 
 
 @pytest.mark.slow

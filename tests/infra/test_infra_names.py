@@ -239,3 +239,14 @@ def test_prefect_worker_polls_the_cutover_work_pool() -> None:
 
     assert values["worker"]["config"]["workPool"] == "cutover-k8s"
     assert values["worker"]["config"]["type"] == "kubernetes"
+
+
+def test_every_prefect_setting_in_the_helm_values_is_one_prefect_knows() -> None:
+    """A misspelt PREFECT_* variable is ignored silently by the server; catch it offline."""
+    from prefect.settings import Settings
+
+    known = set(Settings().to_environment_variables(exclude_unset=False))
+    for name in ("server-values.yaml", "worker-values.yaml"):
+        text = (K8S / "prefect" / name).read_text()
+        used = set(re.findall(r"\bPREFECT_[A-Z0-9_]+\b", text))
+        assert used <= known, (name, sorted(used - known))
