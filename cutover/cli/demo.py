@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 WIDTH = 80
 """The step lines fit an 80-column terminal."""
 TRY_NEXT = (
-    ("cutover validate", "parity of every table, down to the key"),
-    ("cutover flags show --entity demo.orders", "the flags of the entity rolled out"),
-    ("cutover rollout status --entity demo.orders", "its stage and every gate"),
-    ("cutover compare-backends", "the same reads on both backends, timed"),
-    ("cutover demo --stop", "stop the demo's PostgreSQL"),
+    ("cutover validate", "parity, down to the key"),
+    ("cutover sync", "what changed since"),
+    ("cutover rollout status -e demo.orders", "stage and gates"),
+    ("cutover flags show -e demo.orders", "the entity's flags"),
+    ("cutover compare-backends", "same reads, both backends"),
+    ("cutover demo --stop", "stop what --keep left"),
 )
 
 
@@ -124,7 +125,7 @@ def _next(config: DemoConfig, source: DemoSource, out: Console, *, keep: bool) -
         typer.echo(f"export {name}={shlex.quote(value)}")
     out.print("then try:")
     for command, what in TRY_NEXT:
-        out.print(f"  {command:<44} [dim]# {what}[/dim]", highlight=False)
+        out.print(f"  {command:<40} [dim]# {what}[/dim]", highlight=False)
 
 
 def _stop(state_dir: Path) -> None:
