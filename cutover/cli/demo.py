@@ -72,12 +72,13 @@ def demo(
         source = open_demo_source(state_dir, source_dsn, keep=keep)
     out = Console(width=min(Console().width, WIDTH))
     out.print(f"[bold]cutover demo[/bold]: the whole cutover of a sample application, state in {state_dir}/")
+    exports = config.exports(source.dsn)
     if prefect:
-        _run_on_prefect(config, source, out, keep=keep)
+        exports |= _run_on_prefect(config, source, out, keep=keep)
     else:
         _run(config, source, out)
     out.print(f"[bold green]done[/bold green] in {time.perf_counter() - started:.0f} s")
-    _next(config, source, out, keep=keep)
+    _next(config, source, exports, out, keep=keep)
 
 
 def _run(config: DemoConfig, source: DemoSource, out: Console) -> None:
@@ -87,7 +88,8 @@ def _run(config: DemoConfig, source: DemoSource, out: Console) -> None:
         build_story(config, source, on_step=printer.done, on_begin=printer.begin).run()
 
 
-def _run_on_prefect(config: DemoConfig, source: DemoSource, out: Console, *, keep: bool) -> None:
+def _run_on_prefect(config: DemoConfig, source: DemoSource, out: Console, *, keep: bool) -> dict[str, str]:
+    """The story as deployment runs; returns what to export to reach the server afterwards (when kept)."""
     from cutover.demo import build_story
     from cutover.orchestration.demo import prefect_demo
     from cutover.rollout import ControlStore
@@ -100,8 +102,7 @@ def _run_on_prefect(config: DemoConfig, source: DemoSource, out: Console, *, kee
             build_story(config, source, jobs, on_step=printer.done, on_begin=printer.begin).run()
         if not keep:
             _linger(jobs.workspace.ui_url, out)
-    if keep:
-        out.print(f"export PREFECT_API_URL={shlex.quote(jobs.workspace.api_url)}", highlight=False)
+    return {"PREFECT_API_URL": jobs.workspace.api_url} if keep else {}
 
 
 def _linger(ui_url: str, out: Console) -> None:
@@ -114,14 +115,15 @@ def _linger(ui_url: str, out: Console) -> None:
         input()
 
 
-def _next(config: DemoConfig, source: DemoSource, out: Console, *, keep: bool) -> None:
+def _next(config: DemoConfig, source: DemoSource, exports: dict[str, str], out: Console, *, keep: bool) -> None:
     if not keep:
         where = "stopped" if source.embedded else "left as it is (database cutover_demo)"
         out.print(f"PostgreSQL {where}; the Iceberg tables stay in {config.state_dir}/. "
                   "--keep leaves PostgreSQL running to try every other command.")  # fmt: skip
         return
-    out.print("PostgreSQL keeps running. Point the other commands at the demo:")
-    for name, value in config.exports(source.dsn).items():
+    kept = "PostgreSQL and Prefect keep" if "PREFECT_API_URL" in exports else "PostgreSQL keeps"
+    out.print(f"{kept} running. Point the other commands at the demo:")
+    for name, value in exports.items():
         typer.echo(f"export {name}={shlex.quote(value)}")
     out.print("then try:")
     for command, what in TRY_NEXT:

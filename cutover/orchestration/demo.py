@@ -2,7 +2,7 @@
 
 A server (SQLite, under ``<state>/prefect``, UI on), `cutover prefect setup` (the source block, the
 `cutover-process` pool, the limits), `prefect deploy` of the deployments in ``prefect.yaml`` the story
-needs, and a process worker. Migrate, validate, sync and the rollout steps are then runs of those
+needs (their schedules paused: the story runs the sync itself), and a process worker. Migrate, validate, sync and the rollout steps are then runs of those
 deployments; the rollback is the one the `rollback` deployment's trigger starts on the
 `cutover.validation.failed` event: the demo only waits for it. The story reads each run's table
 artifacts for its summaries, so what it prints is what the UI shows.
@@ -94,7 +94,7 @@ def prefect_demo(config: DemoConfig, source: DemoSource, store: ControlStore, *,
     server = _start(
         [sys.executable, "-m", "prefect", "server", "start"], home / "server.log",
         {"PREFECT_HOME": str(home / "server"), "PREFECT_API_URL": "", "PREFECT_SERVER_API_HOST": "127.0.0.1",
-         "PREFECT_SERVER_API_PORT": str(port)},
+         "PREFECT_SERVER_API_PORT": str(port), "PREFECT_UI_ENABLED": "true"},
     )  # fmt: skip
     processes = [server]
     try:
@@ -105,6 +105,7 @@ def prefect_demo(config: DemoConfig, source: DemoSource, store: ControlStore, *,
 
             prefect_setup(source.dsn)
             _deploy(root, env)
+            _pause_schedules()
             worker = _start(
                 [sys.executable, "-m", "prefect", "worker", "start", "--pool", names.POOL_PROCESS], home / "worker.log",
                 env, cwd=root,
@@ -248,6 +249,17 @@ def _deploy(root: Path, env: dict[str, str]) -> None:
     done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise CutoverError(f"prefect deploy failed: {(done.stdout + done.stderr)[-2000:]}")
+
+
+def _pause_schedules() -> None:
+    """The story runs the nightly sync itself: its cron would only add runs that a kept worker starts at 02:00.
+    Deactivating a schedule also deletes the runs already scheduled from it."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for deployment in client.read_deployments():
+            for schedule in client.read_deployment_schedules(deployment.id):
+                client.update_deployment_schedule(deployment.id, schedule.id, active=False)
 
 
 def _start(argv: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
