@@ -93,12 +93,11 @@ def test_prefect_runs_the_story_as_deployment_runs_and_the_automation_rolls_back
         api = exports["PREFECT_API_URL"]
         assert f"Prefect UI: {api.removesuffix('/api')}" in done.stdout.replace("\n", " ")
         assert httpx.get(api.removesuffix("/api"), timeout=10).status_code == 200  # the UI is served
-        with temporary_settings(updates={PREFECT_API_URL: api, PREFECT_HOME: str(tmp_path / "client")}):
-            with get_client(sync_client=True) as client:
-                runs = client.read_flow_runs()
-                deployments = {d.id: d.name for d in client.read_deployments()}
-                ours = EventFilter(event=EventNameFilter(prefix=["cutover."]))
-                events = client.read_events(ours, limit=50).events
+        settings = {PREFECT_API_URL: api, PREFECT_HOME: str(tmp_path / "client")}
+        with temporary_settings(updates=settings), get_client(sync_client=True) as client:
+            runs = client.read_flow_runs()
+            deployments = {d.id: d.name for d in client.read_deployments()}
+            events = client.read_events(EventFilter(event=EventNameFilter(prefix=["cutover."])), limit=50).events
         by_deployment = Counter((deployments.get(r.deployment_id), r.state_name) for r in runs)
         assert by_deployment == {
             ("migrate", "Completed"): 1,
