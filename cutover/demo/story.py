@@ -192,7 +192,7 @@ class DemoStory:
         rows = self._synced_validation
         if not summary.all_passed(rows):
             raise DemoStepError(f"the synced copy should match the source: {summary.validated(rows)}")
-        return summary.validated(rows) + " (on the sync's snapshot)", None
+        return summary.validated(rows) + " (by the sync, on its snapshot)", None
 
     def shadow(self, tier: DataTier) -> tuple[str, str | None]:
         from cutover.demo.reads import application_reads, sample_keys
