@@ -123,8 +123,13 @@ def _next(config: DemoConfig, source: DemoSource, exports: dict[str, str], out: 
         return
     kept = "PostgreSQL and Prefect keep" if "PREFECT_API_URL" in exports else "PostgreSQL keeps"
     out.print(f"{kept} running. Point the other commands at the demo:")
+    from cutover.source.connection import redact_dsn
+
     for name, value in exports.items():
-        typer.echo(f"export {name}={shlex.quote(value)}")
+        shown = redact_dsn(value) if name.endswith("_DSN") else value  # a password of your own stays yours
+        typer.echo(f"export {name}={shlex.quote(shown)}")
+        if shown != value:
+            out.print(f"  [dim]# {name}: put your password in place of ***[/dim]", highlight=False)
     out.print("then try:")
     for command, what in TRY_NEXT:
         out.print(f"  {command:<40} [dim]# {what}[/dim]", highlight=False)

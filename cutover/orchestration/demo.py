@@ -97,7 +97,10 @@ def prefect_demo(config: DemoConfig, source: DemoSource, store: ControlStore, *,
          "PREFECT_SERVER_API_PORT": str(port), "PREFECT_UI_ENABLED": "true"},
     )  # fmt: skip
     processes = [server]
+    record = home / PROCESSES_FILE
+    ready = False
     try:
+        record.write_text(json.dumps({"api": api, "pids": [server.pid]}))
         _wait_healthy(api, server, home / "server.log")
         env = _worker_env(config, source, root, home, api)
         with temporary_settings(updates={PREFECT_API_URL: api, PREFECT_HOME: str(home / "client")}):
@@ -111,14 +114,15 @@ def prefect_demo(config: DemoConfig, source: DemoSource, store: ControlStore, *,
                 env, cwd=root,
             )  # fmt: skip
             processes.append(worker)
+            record.write_text(json.dumps({"api": api, "pids": [p.pid for p in processes]}))
             workspace = PrefectWorkspace(api, api.removesuffix("/api"), home, server.pid, worker.pid)
-            (home / PROCESSES_FILE).write_text(json.dumps({"api": api, "pids": [p.pid for p in processes]}))
+            ready = True
             yield PrefectJobs(workspace, config, store)
     finally:
-        if not keep:
+        if not (keep and ready):  # a set-up that failed leaves nothing running
             for process in reversed(processes):
-                _stop_group(process.pid)
-            (home / PROCESSES_FILE).unlink(missing_ok=True)
+                _stop_group(process.pid, process)
+            record.unlink(missing_ok=True)
 
 
 def stop_prefect(state_dir: Path) -> bool:
@@ -302,12 +306,18 @@ def _is_prefect(pid: int) -> bool:
         return True
 
 
-def _stop_group(pid: int) -> None:
-    """SIGTERM to the process group (a worker turns it into SIGINT for its runs), SIGKILL after 15 s."""
+def _stop_group(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM to the process group (a worker turns it into SIGINT for its runs), SIGKILL after 15 s.
+
+    ``process``: the group's leader when this process started it (it is reaped, or it would linger as a
+    zombie that still counts as a member of its group)."""
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    if process is not None:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
