@@ -59,14 +59,19 @@ def open_demo_source(state_dir: Path, configured_dsn: str | None, *, keep: bool)
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DEMO_DATABASE)))
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(DEMO_DATABASE)))
     except psycopg.OperationalError as exc:
-        raise SourceConnectionError(f"cannot reach {redact_dsn(admin)}: {exc}".strip()) from exc
+        raise SourceConnectionError(f"cannot reach {redact_dsn(admin)}: {_one_line(exc)}") from exc
     except psycopg.Error as exc:
         raise ConfigError(
             f"cannot recreate the database {DEMO_DATABASE} on {redact_dsn(admin)} (the demo needs a role that may "
-            f"create databases): {exc}".strip()
+            f"create databases): {_one_line(exc)}"
         ) from exc
     description = description.replace("PostgreSQL", f"PostgreSQL {version}", 1) + f", database {DEMO_DATABASE}"
     return DemoSource(_with_database(admin, DEMO_DATABASE), embedded, description)
+
+
+def _one_line(exc: Exception) -> str:
+    """libpq's messages span lines (a hint on the second); the CLI prints one."""
+    return " ".join(str(exc).split())
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -81,7 +86,7 @@ def _start_embedded(state_dir: Path, *, keep: bool) -> str:
         server = pgserver.get_server(state_dir.resolve() / PGDATA, cleanup_mode=None if keep else "stop")
     except Exception as exc:  # pgserver raises CalledProcessError, TimeoutExpired, OSError, AssertionError
         raise SourceConnectionError(
-            f"could not start the embedded PostgreSQL in {state_dir / PGDATA} ({exc}); set CUTOVER_SOURCE_DSN "
+            f"could not start the embedded PostgreSQL in {state_dir / PGDATA} ({_one_line(exc)}); set CUTOVER_SOURCE_DSN "
             "to use a server of your own"
         ) from exc
     return str(server.get_uri())

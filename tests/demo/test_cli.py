@@ -123,3 +123,15 @@ def test_prefect_runs_the_story_as_deployment_runs_and_the_automation_rolls_back
     assert "stopped the demo's PostgreSQL" in stopped.stdout
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{exports['PREFECT_API_URL']}/health", timeout=3)
+
+
+def test_a_source_that_is_wrong_or_unreachable_gets_one_line(tmp_path: Path) -> None:
+    env = _clean_env()
+    state = ("--state-dir", str(tmp_path / "state"))
+    nowhere = "postgresql://postgres@127.0.0.1:1/postgres"
+    unreachable = _cutover("demo", "--source-dsn", nowhere, *state, env=env)
+    assert unreachable.returncode == 1 and f"cannot reach {nowhere}" in unreachable.stderr
+    wrong = _cutover("demo", "--source-dsn", "mysql://app@db/app", *state, env=env)
+    assert wrong.returncode == 2 and "must be a postgresql:// URL" in wrong.stderr
+    for done in (unreachable, wrong):
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
