@@ -12,6 +12,7 @@ import sys
 from pydantic import ValidationError
 
 from cutover.cli import api as _api  # noqa: F401
+from cutover.cli import demo as _demo  # noqa: F401
 from cutover.cli import flags as _flags  # noqa: F401
 from cutover.cli import maintain as _maintain  # noqa: F401
 from cutover.cli import migrate as _migrate  # noqa: F401  (registers its commands)

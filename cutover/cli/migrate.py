@@ -1,8 +1,7 @@
-"""`cutover migrate` and `cutover demo`: the full load from the command line."""
+"""`cutover migrate`: the full load from the command line."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -115,19 +114,3 @@ def run_with_progress(request: MigrationRequest, catalog: CatalogConfig) -> Migr
             progress.update(bars[step.table], completed=step.batches_done, rows=step.rows)
 
         return run_migration(request, catalog, on_progress)
-
-
-@app.command()
-def demo(
-    rows: Annotated[int, typer.Option(help="Rows in the largest table (orders).")] = 1_000_000,
-    state_dir: Annotated[
-        Path,
-        typer.Option(envvar="CUTOVER_STATE_DIR", help="Where the embedded catalog, warehouse and PostgreSQL live."),
-    ] = Path(".cutover"),
-) -> None:
-    """Seed a sample application schema into a throwaway PostgreSQL and migrate it into the embedded defaults."""
-    from cutover.demo import run_demo
-
-    report = run_demo(rows=rows, state_dir=state_dir, console=console, run=run_with_progress)
-    print_migration_report(report)
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)

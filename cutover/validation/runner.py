@@ -105,9 +105,12 @@ def _verdict(result: TableValidation) -> tuple[ValidationStatus, str]:
     problems = []
     if result.source_rows != result.iceberg_rows:
         problems.append(f"row counts differ ({result.source_rows:,} source vs {result.iceberg_rows:,} Iceberg)")
-    kinds = [(result.missing_total, "missing in Iceberg"), (result.extra_total, "extra in Iceberg")]
-    kinds.append((result.changed_total, "with different values"))
-    problems += [f"{count:,} rows {what}" for count, what in kinds if count]
+    kinds = [
+        (result.missing_total, "missing", "missing in Iceberg"),
+        (result.extra_total, "extra", "extra in Iceberg"),
+        (result.changed_total, "changed", "with different values"),
+    ]
+    problems += [f"{count:,} rows {what}{_first(result, kind, count)}" for count, kind, what in kinds if count]
     stats = [c.column for c in result.columns if not c.matches]
     if stats:
         problems.append(f"column aggregates differ for {', '.join(stats)}")
@@ -118,6 +121,18 @@ def _verdict(result: TableValidation) -> tuple[ValidationStatus, str]:
         checks = f" and {len(result.expectations)} expectations" if result.expectations else ""
         return "passed", f"all {result.source_rows:,} rows match{checks}"
     return "failed", "; ".join(problems) + f" (success {result.success_percentage}%)"
+
+
+def _first(result: TableValidation, kind: str, count: int) -> str:
+    """`` (id=7: amount)``: the first differing key of ``kind`` and its columns, so every place the reason
+    goes (events, the rollback's audit row, artifacts) names a key to look at. Values stay out: they are
+    the application's data, and the reason travels further than the report."""
+    diff = next((d for d in result.differences if d.kind == kind), None)
+    if diff is None:
+        return ""
+    key = ", ".join(f"{k}={v}" for k, v in diff.key.items())
+    columns = f": {', '.join(c.column for c in diff.columns)}" if diff.columns else ""
+    return f" ({'first ' if count > 1 else ''}{key}{columns})"
 
 
 class ValidationExecutor(Protocol):

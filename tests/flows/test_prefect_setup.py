@@ -93,3 +93,19 @@ def test_setup_azure_then_the_azure_file_deploys_pushes_and_pulls(
     finally:
         os.chdir(ROOT)
     assert (checkout / "flows" / "migrate.py").read_text() == (ROOT / "flows" / "migrate.py").read_text()
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://postgres@/cutover_demo?host=/tmp/state/pgdata",  # a Unix socket (the embedded demo server)
+        f"postgresql://app:{PASSWORD}@db.example.com:5433/app?sslmode=require",
+    ],
+    ids=["unix-socket", "tcp"],
+)
+def test_the_source_block_gives_back_the_dsn_it_was_given(dsn: str) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from cutover.orchestration.source_block import connector_of_dsn, dsn_of_connector
+
+    assert conninfo_to_dict(dsn_of_connector(connector_of_dsn(dsn))) == conninfo_to_dict(dsn)
