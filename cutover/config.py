@@ -14,14 +14,8 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cutover.errors import ConfigError
+from cutover.load.modes import LoadMode as LoadMode  # re-exported: it lived here first
 
-LoadMode = Literal["create", "resume", "replace"]
-"""How `migrate` treats an Iceberg table that already exists.
-
-* ``create``: refuse when the table exists (safe default for a first load).
-* ``resume``: continue the load recorded in the table's checkpoint; create it when absent.
-* ``replace``: drop the existing table (and its files) and load afresh.
-"""
 
 DEFAULT_STATE_DIR = Path(".cutover")
 

@@ -26,10 +26,11 @@ from cutover.cli._common import (
     catalog_from,
     console,
 )
-from cutover.config import CatalogConfig, LoadMode
+from cutover.load.modes import LoadMode
 from cutover.load.report import MigrationReport
 
 if TYPE_CHECKING:
+    from cutover.config import CatalogConfig
     from cutover.load.runner import MigrationRequest
     from cutover.load.tracker import LoadProgress
 
