@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cutover.errors import ConfigError
 from cutover.load.modes import LoadMode as LoadMode  # re-exported: it lived here first
 
-
 DEFAULT_STATE_DIR = Path(".cutover")
 
 
