@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cutover.errors import ConfigError
+from cutover.errors import ConfigError, describe_validation
 from cutover.load.modes import LoadMode as LoadMode  # re-exported: it lived here first
 
 DEFAULT_STATE_DIR = Path(".cutover")
@@ -70,8 +70,8 @@ class TableOptionsFile(BaseModel):
             return cls()
         try:
             return cls(tables=json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read table options {path}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise ConfigError(f"cannot read table options {path}: {describe_validation(exc)}") from exc
 
     def for_table(self, schema: str, table: str) -> TableOptions:
         return self.tables.get(f"{schema}.{table}") or TableOptions()

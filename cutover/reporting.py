@@ -82,13 +82,13 @@ def check_writable(path: Path) -> None:
         ConfigError: ``path`` is a directory, or neither it nor the nearest existing parent is writable.
     """
     if path.is_dir():
-        raise ConfigError(f"cannot write the report to {path}: it is a directory")
+        raise ConfigError(f"cannot write {path}: it is a directory")
     if path.exists():
         if not os.access(path, os.W_OK):
-            raise ConfigError(f"cannot write the report to {path}: permission denied")
+            raise ConfigError(f"cannot write {path}: permission denied")
         return
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write the report to {path}: {parent} is not a writable directory")
+        raise ConfigError(f"cannot write {path}: {parent} is not a writable directory")

@@ -19,6 +19,7 @@ from cutover.cli._common import (
     app,
     catalog_from,
     console,
+    writable_report,
 )
 from cutover.errors import ConfigError
 
@@ -163,7 +164,7 @@ def _identifier(table: str, namespace: str | None) -> tuple[str, str]:
 
 @catalog_app.command("export")
 def catalog_export(
-    output: Annotated[Path, typer.Option("--output", help="JSON file to write.")],
+    output: Annotated[Path, typer.Option("--output", callback=writable_report, help="JSON file to write.")],
     catalog_uri: CatalogUri = None,
     warehouse: Warehouse = None,
 ) -> None:

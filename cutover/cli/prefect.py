@@ -36,7 +36,9 @@ def setup(
     global concurrency limits on the server of PREFECT_API_URL; with --azure, also the `cutover-code`
     blob-storage block and the `cutover-aci` and `cutover-k8s` pools. Safe to run again."""
     from cutover.orchestration.setup import AzureCode, prefect_api_url, prefect_setup
+    from cutover.source.connection import check_dsn
 
+    source_dsn = check_dsn(source_dsn) if source_dsn else None  # a typo is refused before Prefect is asked
     code = AzureCode(code_connection_string, code_account_url) if azure else None
     console.print(f"Prefect at {prefect_api_url()}")
     report = prefect_setup(source_dsn, code, source_block)

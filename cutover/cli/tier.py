@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from
+from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from, writable_report
 from cutover.errors import ConfigError
 
 
@@ -40,7 +40,10 @@ def compare_backends(
         typer.Option("--schema-map", help="NAMESPACE=SCHEMA when an Iceberg namespace is not the PostgreSQL schema."),
     ] = None,
     report_json: Annotated[
-        Path | None, typer.Option("--report-json", help="Write per query: p50/p95 per backend, ratio, rows, agree.")
+        Path | None,
+        typer.Option(
+            "--report-json", callback=writable_report, help="Write per query: p50/p95 per backend, ratio, rows, agree."
+        ),
     ] = None,
 ) -> None:
     """Run every query on both backends: p50/p95 latency and whether the results agree (exit 1 if any disagree).
@@ -49,6 +52,7 @@ def compare_backends(
     """
     from cutover.config import Settings
     from cutover.flags import FlagSettings
+    from cutover.source.connection import check_source
     from cutover.tier import TierSettings, open_data_tier
     from cutover.tier.comparison import DEMO_NAMESPACE, QuerySet, compare_query, default_query_set, write_report
 
@@ -60,6 +64,7 @@ def compare_backends(
         update={"source_dsn": source_dsn or Settings().source_dsn, "catalog_uri": catalog.uri,
                 "warehouse": catalog.warehouse, "catalog_name": catalog.name}
     )  # fmt: skip
+    check_source(settings.source_dsn)  # one line now, rather than the pool's timeout at the first read
     tuning = TierSettings(schemas=_schemas(schema_map or []))
     with open_data_tier(settings, FlagSettings(), tuning, record_observations=False) as tier:
         results = [compare_query(tier, spec, repeats=repeats) for spec in query_set.queries]

@@ -82,6 +82,11 @@ class RolloutController:
         self._policy = policy or GatePolicy()
         self._sequence = stage_sequence(percent_steps)
 
+    @property
+    def flags(self) -> MutableFeatureFlagService:
+        """The flag service the controller writes through."""
+        return self._flags
+
     def stage(self, entity: str) -> Stage:
         self._flags.refresh()
         master = bool(self._flags.state(names.FLAG_USE_ICEBERG_BACKEND, entity).value)
@@ -123,7 +128,14 @@ class RolloutController:
         """Move ``entity`` one stage forward if every gate holds; otherwise change nothing and say why.
 
         Steps into ``live`` and ``complete`` need an ``approver`` (the person who approved).
+
+        Raises:
+            ConfigError: a blank ``reason`` or ``actor`` (both go to the audit trail).
         """
+        if not reason.strip() or not actor.strip():
+            from cutover.errors import ConfigError
+
+            raise ConfigError("a rollout step needs an actor and a reason (they go to the audit trail)")
         status = self.status(entity)
         assert status.gates is not None
         if status.next_stage is None:

@@ -148,12 +148,13 @@ def validate_tables(
     in the order they were selected.
 
     Raises:
-        ConfigError: bad DSN or an unknown table name.
+        ConfigError: bad DSN, an unknown table name, or an unreadable table-options file.
         SourceConnectionError: the source is unreachable, or a table's source connection was lost.
     """
     started = time.perf_counter()
     report = ValidationReport(run_id=run_id or uuid.uuid4().hex)
     tables = resolve_validation_tables(request)
+    TableOptionsFile.load(request.table_options)  # a bad file is one error now, not the same error per table
     results: dict[str, TableValidation] = {}
 
     def done(table: str, future: Future[TableValidation]) -> None:
