@@ -17,6 +17,8 @@ from cutover.errors import ConfigError, describe_validation
 from cutover.load.modes import LoadMode as LoadMode  # re-exported: it lived here first
 
 DEFAULT_STATE_DIR = Path(".cutover")
+EMBEDDED_CATALOG_FILE = "catalog.db"
+"""The embedded SQLite catalog's file under the state directory."""
 
 
 class ColumnOptions(BaseModel):
@@ -93,7 +95,7 @@ class CatalogConfig(BaseModel):
 def default_catalog(state_dir: Path = DEFAULT_STATE_DIR) -> CatalogConfig:
     """The embedded default: a SQLite catalog and a local warehouse under ``state_dir``."""
     state = state_dir.resolve()
-    return CatalogConfig(uri=f"sqlite:///{state / 'catalog.db'}", warehouse=(state / "warehouse").as_uri())
+    return CatalogConfig(uri=f"sqlite:///{state / EMBEDDED_CATALOG_FILE}", warehouse=(state / "warehouse").as_uri())
 
 
 class Settings(BaseSettings):
@@ -134,6 +136,12 @@ class Settings(BaseSettings):
         if not dsn:
             raise ConfigError("no control database: set CUTOVER_CONTROL_DSN (or CUTOVER_SOURCE_DSN)")
         return dsn
+
+    def configured_catalog(self) -> CatalogConfig | None:
+        """The catalog these settings name, the embedded one if it exists, else None (nothing to look in)."""
+        if self.catalog_uri is None and not (self.state_dir / EMBEDDED_CATALOG_FILE).exists():
+            return None
+        return self.catalog()
 
     def catalog(self) -> CatalogConfig:
         """The catalog these settings name, or the embedded default when none is set."""

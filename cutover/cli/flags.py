@@ -49,22 +49,11 @@ def _open_service() -> MutableFeatureFlagService:
     return open_flag_service(FlagSettings())
 
 
-def _check_entity(service: MutableFeatureFlagService, entity: str | None) -> None:
-    """A typo in --entity would show or set flags that nothing reads: refuse unknown entities."""
-    if entity is None:
-        return
-    from cutover.config import Settings
-    from cutover.rollout.entities import check_entity
-
-    check_entity(entity, Settings().catalog(), scoped=service.scoped_entities())
-
-
 @flags_app.command("show")
 def show(entity: EntityOption = None) -> None:
     """One line per flag: name, scope, state or percentage (for one entity, the value that applies to it)."""
     service = _open_service()
     try:
-        _check_entity(service, entity)
         for state in service.snapshot(entity):
             typer.echo(format_state(state))
     finally:
@@ -83,7 +72,6 @@ def set_flag(
     """Set a flag globally, or for one entity with --entity; the change is printed and audited."""
     service = _open_service()
     try:
-        _check_entity(service, entity)
         change = service.set(flag, value, actor=actor, reason=reason, entity=entity)
     finally:
         service.close()

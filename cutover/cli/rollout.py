@@ -37,7 +37,7 @@ def _controller(entity: str | None, *, catalog_down_ok: bool = False):  # type: 
     controller = open_controller(settings, FlagSettings())
     if entity is not None:
         try:
-            check_entity(entity, settings.catalog(), scoped=controller.flags.scoped_entities())
+            check_entity(entity, flags=controller.flags, store=controller.store, catalog=settings.configured_catalog())
         except CatalogUnavailableError as exc:
             if not catalog_down_ok:
                 raise

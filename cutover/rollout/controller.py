@@ -87,6 +87,11 @@ class RolloutController:
         """The flag service the controller writes through."""
         return self._flags
 
+    @property
+    def store(self) -> ControlStore:
+        """The control store holding the audit trail, validation outcomes and tier health."""
+        return self._store
+
     def stage(self, entity: str) -> Stage:
         self._flags.refresh()
         master = bool(self._flags.state(names.FLAG_USE_ICEBERG_BACKEND, entity).value)

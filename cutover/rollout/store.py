@@ -8,19 +8,24 @@ flags or stages is appended to ``cutover.audit_log`` with actor, reason, before 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from cutover.errors import PrivilegeError
 from cutover.source.connection import connect
 
 if TYPE_CHECKING:
     from cutover.validation.report import ValidationReport
 
 CONTROL_SCHEMA = "cutover"
+CONTROL_TABLES = ("audit_log", "validation_runs", "tier_observations")
 
 _DDL = """
 create schema if not exists {schema};
@@ -111,17 +116,55 @@ class ControlStore:
         self._schema = schema
         self._ready = False
 
-    def _conn(self) -> Any:
-        return connect(self._dsn)
+    @contextmanager
+    def _conn(self, *, creating: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        """A short connection; a refused privilege becomes a :class:`PrivilegeError` naming the fix."""
+        with connect(self._dsn) as conn:
+            try:
+                yield conn
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise PrivilegeError(self._denied(conn, exc, creating)) from exc
 
     def ensure(self) -> None:
-        """Create the control schema and tables when missing (idempotent)."""
+        """Create the control schema and tables when missing (idempotent).
+
+        When they all exist nothing is created, so a role without CREATE on the database works once an
+        owner has made them (or the schema: ``CREATE SCHEMA cutover AUTHORIZATION <role>``).
+
+        Raises:
+            PrivilegeError: they are missing and the role may not create them (the message says what to do).
+            SourceConnectionError: the control database cannot be reached.
+        """
         if self._ready:
             return
-        with self._conn() as conn:
-            for statement in filter(str.strip, _DDL.split(";\n")):
-                conn.execute(sql.SQL(statement).format(schema=sql.Identifier(self._schema)))
+        with self._conn(creating=True) as conn:
+            present = conn.execute(
+                "select count(to_regclass(format('%%I.%%I', %s::text, t))) from unnest(%s::text[]) as t",
+                (self._schema, list(CONTROL_TABLES)),
+            ).fetchone()
+            if not present or present[0] < len(CONTROL_TABLES):
+                for statement in filter(str.strip, _DDL.split(";\n")):
+                    conn.execute(sql.SQL(statement).format(schema=sql.Identifier(self._schema)))
         self._ready = True
+
+    def _denied(self, conn: psycopg.Connection[Any], exc: psycopg.Error, creating: bool) -> str:
+        role, database, schema = conn.info.user, conn.info.dbname, self._schema
+        problem = exc.diag.message_primary or str(exc).strip()
+        if creating:
+            fix = (
+                f"have an owner of database {database} run once `CREATE SCHEMA {schema} AUTHORIZATION {role}` "
+                f"(or `GRANT CREATE ON DATABASE {database} TO {role}`)"
+            )
+        else:
+            fix = (
+                f"have the owner of schema {schema} run `GRANT USAGE ON SCHEMA {schema} TO {role}; "
+                f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}; "
+                f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}`"
+            )
+        return (
+            f"the control store (schema {schema} in database {database}) refused role {role}: {problem}; "
+            f"set CUTOVER_CONTROL_DSN to a database where cutover may keep it, or {fix}"
+        )
 
     def _table(self, name: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self._schema), sql.Identifier(name))
@@ -137,6 +180,7 @@ class ControlStore:
                 ).format(self._table("audit_log")),
                 (actor, action, entity, reason, _json(before), _json(after)),
             ).fetchone()
+        assert row is not None  # INSERT ... RETURNING returns its row
         return int(row[0])
 
     def audit_log(self, *, entity: str | None = None, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
@@ -156,6 +200,17 @@ class ControlStore:
         with self._conn() as conn:
             rows = conn.execute(query, (*params, limit)).fetchall()
         return [AuditEntry(*row) for row in rows]
+
+    def knows_entity(self, entity: str) -> bool:
+        """Whether any record names ``entity``: validated, stepped, rolled back, or read through the tier."""
+        self.ensure()
+        query = sql.SQL(" or ").join(
+            sql.SQL("exists (select 1 from {} where entity = %(entity)s)").format(self._table(name))
+            for name in CONTROL_TABLES
+        )
+        with self._conn() as conn:
+            row = conn.execute(sql.SQL("select {}").format(query), {"entity": entity}).fetchone()
+        return bool(row and row[0])
 
     def record_validation(self, *, entity: str, run_id: str, passed: bool, success_percent: float, reason: str) -> None:
         self.ensure()
@@ -203,6 +258,7 @@ class ControlStore:
                 ).format(self._table("tier_observations")),
                 (entity, since),
             ).fetchone()
+        assert row is not None  # an aggregate without GROUP BY returns one row
         return TierHealth(**{k: int(v) for k, v in row.items()})
 
 
