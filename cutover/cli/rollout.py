@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from cutover import names
 from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, console
+from cutover.cli.tables import Column, summary_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from cutover.rollout import RolloutStatus
 
 rollout_app = typer.Typer(no_args_is_help=True, help="Staged rollout of Iceberg reads per entity.")
 app.add_typer(rollout_app, name="rollout")
@@ -49,13 +54,19 @@ def _controller(entity: str | None, *, catalog_down_ok: bool = False):  # type: 
 def status(entity: EntityOption) -> None:
     """The entity's stage, the next one, and every gate with its verdict."""
     result = _controller(entity).status(entity)
-    table = Table(title=f"{entity}: {result.stage} → {result.next_stage or '(done)'}")
-    for column in ("gate", "ok", "detail"):
-        table.add_column(column)
+    typer.echo(f"{entity}\t{result.stage}\tnext={result.next_stage or '-'}")
+    console.print(gate_table(result))
+
+
+def gate_table(result: RolloutStatus) -> Table:
+    """Every gate of the next step with its verdict."""
+    table = summary_table(
+        f"{result.entity}: {result.stage} → {result.next_stage or '(done)'}",
+        [Column("gate", "name"), Column("ok", "word"), Column("detail", "text")],
+    )
     for gate in result.gates.results if result.gates else []:
         table.add_row(gate.name, "yes" if gate.passed else "NO", gate.detail, style=None if gate.passed else "red")
-    typer.echo(f"{entity}\t{result.stage}\tnext={result.next_stage or '-'}")
-    console.print(table)
+    return table
 
 
 @rollout_app.command("step")

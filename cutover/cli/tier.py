@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from cutover.cli._common import EXIT_INCOMPLETE, EXIT_OK, app, catalog_from, writable_report
+from cutover.cli.tables import Column, number, print_table, summary_table
 from cutover.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cutover.tier.comparison import QueryComparison
+
+
+def print_comparison(results: list[QueryComparison], repeats: int) -> None:
+    """Latencies side by side on stdout; why a query disagreed under the table."""
+    table = summary_table(
+        f"PostgreSQL vs Iceberg ({repeats} runs each, ms)",
+        [Column("query", "text"), Column("pg p50"), Column("pg p95"), Column("ice p50"), Column("ice p95"),
+         Column("ice/pg"), Column("rows"), Column("agree", "word")],
+    )  # fmt: skip
+    for r in results:
+        times = (r.postgres_p50_ms, r.postgres_p95_ms, r.iceberg_p50_ms, r.iceberg_p95_ms, r.ratio_p50)
+        rows = (
+            number(r.postgres_rows)
+            if r.postgres_rows == r.iceberg_rows
+            else f"{number(r.postgres_rows)}/{number(r.iceberg_rows)}"
+        )
+        table.add_row(
+            r.name, *(number(v, 2) for v in times), rows, "yes" if r.agree else "NO", style=None if r.agree else "red"
+        )
+    print_table(table, (f"{r.name}: {r.detail}" for r in results if not r.agree))
 
 
 def _schemas(pairs: list[str]) -> dict[str, str]:
@@ -68,17 +90,7 @@ def compare_backends(
     tuning = TierSettings(schemas=_schemas(schema_map or []))
     with open_data_tier(settings, FlagSettings(), tuning, record_observations=False) as tier:
         results = [compare_query(tier, spec, repeats=repeats) for spec in query_set.queries]
-    table = Table(title=f"PostgreSQL vs Iceberg ({repeats} runs each, ms)")
-    for column in ("query", "pg p50", "pg p95", "ice p50", "ice p95", "ice/pg", "rows", "agree"):
-        table.add_column(column, justify="left" if column in ("query", "agree") else "right")
-    for r in results:
-        table.add_row(
-            r.name, *(f"{v:.2f}" if v is not None else "-" for v in (
-                r.postgres_p50_ms, r.postgres_p95_ms, r.iceberg_p50_ms, r.iceberg_p95_ms, r.ratio_p50)),
-            f"{r.postgres_rows}/{r.iceberg_rows}", "yes" if r.agree else f"NO: {r.detail}",
-            style=None if r.agree else "red",
-        )  # fmt: skip
-    Console().print(table)
+    print_comparison(results, repeats)
     if report_json is not None:
         write_report(results, report_json)
     raise typer.Exit(EXIT_OK if all(r.agree for r in results) else EXIT_INCOMPLETE)

@@ -117,13 +117,13 @@ class ControlStore:
         self._ready = False
 
     @contextmanager
-    def _conn(self, *, creating: bool = False) -> Iterator[psycopg.Connection[Any]]:
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         """A short connection; a refused privilege becomes a :class:`PrivilegeError` naming the fix."""
         with connect(self._dsn) as conn:
             try:
                 yield conn
             except psycopg.errors.InsufficientPrivilege as exc:
-                raise PrivilegeError(self._denied(conn, exc, creating)) from exc
+                raise PrivilegeError(self._denied(conn, exc)) from exc
 
     def ensure(self) -> None:
         """Create the control schema and tables when missing (idempotent).
@@ -137,24 +137,37 @@ class ControlStore:
         """
         if self._ready:
             return
-        with self._conn(creating=True) as conn:
-            present = conn.execute(
-                "select count(to_regclass(format('%%I.%%I', %s::text, t))) from unnest(%s::text[]) as t",
-                (self._schema, list(CONTROL_TABLES)),
-            ).fetchone()
-            if not present or present[0] < len(CONTROL_TABLES):
+        with self._conn() as conn:
+            schema, tables = self._present(conn)
+            if tables < len(CONTROL_TABLES):
                 for statement in filter(str.strip, _DDL.split(";\n")):
+                    if schema and statement.strip().startswith("create schema"):
+                        continue  # even `if not exists` needs CREATE on the database
                     conn.execute(sql.SQL(statement).format(schema=sql.Identifier(self._schema)))
         self._ready = True
 
-    def _denied(self, conn: psycopg.Connection[Any], exc: psycopg.Error, creating: bool) -> str:
+    def _present(self, conn: psycopg.Connection[Any]) -> tuple[bool, int]:
+        """Whether the control schema exists, and how many of its tables (from the catalogs: no privilege needed)."""
+        row = conn.execute(
+            "select exists (select 1 from pg_namespace where nspname = %(schema)s), "
+            "(select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            " where n.nspname = %(schema)s and c.relname = any(%(tables)s) and c.relkind = 'r')",
+            {"schema": self._schema, "tables": list(CONTROL_TABLES)},
+        ).fetchone()
+        return (bool(row[0]), int(row[1])) if row else (False, 0)
+
+    def _denied(self, conn: psycopg.Connection[Any], exc: psycopg.Error) -> str:
+        """What to do about a refused privilege, from what exists: the schema, its tables."""
         role, database, schema = conn.info.user, conn.info.dbname, self._schema
         problem = exc.diag.message_primary or str(exc).strip()
-        if creating:
+        exists, tables = self._present(conn)
+        if not exists:
             fix = (
                 f"have an owner of database {database} run once `CREATE SCHEMA {schema} AUTHORIZATION {role}` "
                 f"(or `GRANT CREATE ON DATABASE {database} TO {role}`)"
             )
+        elif tables < len(CONTROL_TABLES):
+            fix = f"have the owner of schema {schema} run `GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}`"
         else:
             fix = (
                 f"have the owner of schema {schema} run `GRANT USAGE ON SCHEMA {schema} TO {role}; "
