@@ -46,6 +46,9 @@ def warm_up() -> None:
     data = np.zeros(8, dtype=np.uint8)
     hash_bytes(data, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 0)
     hash_int64(np.zeros(1, dtype=np.int64), 0)
+    frozen = np.zeros((1, 2), dtype=np.int64)  # Arrow's buffers reach numba read-only: their own specialization
+    frozen.flags.writeable = False
+    hash_fixed(frozen, 0)
     hash_numeric(np.zeros(1, dtype=np.int64), 12, 2, 0)
 
 
