@@ -141,6 +141,10 @@ class RolloutController:
             from cutover.errors import ConfigError
 
             raise ConfigError("a rollout step needs an actor and a reason (they go to the audit trail)")
+        with self._store.session():  # the gates' reads and the audit rows on one connection
+            return self._step(entity, actor, reason, approver)
+
+    def _step(self, entity: str, actor: str, reason: str, approver: str | None) -> StepResult:
         status = self.status(entity)
         assert status.gates is not None
         if status.next_stage is None:
@@ -181,6 +185,10 @@ class RolloutController:
             from cutover.errors import ConfigError
 
             raise ConfigError("a rollback needs a reason (it goes to the audit trail)")
+        with self._store.session():  # one connection for the audit rows; unreachable: nothing changed yet
+            return self._rollback(actor, reason, entity)
+
+    def _rollback(self, actor: str, reason: str, entity: str | None) -> RollbackResult:
         scopes: list[str | None] = [entity]
         if entity is None:
             self._flags.refresh()

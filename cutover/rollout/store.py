@@ -8,8 +8,9 @@ flags or stages is appended to ``cutover.audit_log`` with actor, reason, before 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -108,18 +109,35 @@ class ControlStore:
 
     Note:
         Appends are single INSERTs, so concurrent writers (a flow and an operator's CLI) never
-        interleave partial records; readers see whole rows in commit order.
+        interleave partial records; readers see whole rows in commit order. Inside :meth:`session` the
+        calls of one thread share one connection (a rollback's half-dozen records cost one connect).
     """
 
     def __init__(self, dsn: str, schema: str = CONTROL_SCHEMA) -> None:
         self._dsn = dsn
         self._schema = schema
         self._ready = False
+        self._held = threading.local()
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Let this thread's calls share one connection until the block ends (nested blocks reuse it)."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with connect(self._dsn) as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        """A short connection; a refused privilege becomes a :class:`PrivilegeError` naming the fix."""
-        with connect(self._dsn) as conn:
+        """This thread's session connection, else a short one; a refused privilege becomes a
+        :class:`PrivilegeError` naming the fix."""
+        held = getattr(self._held, "conn", None)
+        with nullcontext(held) if held is not None else connect(self._dsn) as conn:
             try:
                 yield conn
             except psycopg.errors.InsufficientPrivilege as exc:
@@ -261,9 +279,8 @@ class ControlStore:
 
     def tier_health(self, entity: str, since: datetime) -> TierHealth:
         self.ensure()
-        with self._conn() as conn:
-            conn.row_factory = dict_row
-            row = conn.execute(
+        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cursor:  # not the (shared) connection's
+            row = cursor.execute(
                 sql.SQL(
                     "select coalesce(sum(reads), 0) as reads, coalesce(sum(shadow_reads), 0) as shadow_reads, "
                     "coalesce(sum(mismatches), 0) as mismatches, coalesce(sum(iceberg_errors), 0) as iceberg_errors "
