@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,9 +40,9 @@ def _with_password(dsn: str) -> str:
 
 
 def _outcomes(output: str) -> dict[str, str]:
-    """name → outcome from the setup table (its rows: kind, name, outcome)."""
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines() if line.count("│") == 4]
-    return {row[1]: row[2] for row in rows if row and row[1] not in ("name", "")}
+    """name → outcome from the setup table (its rows: kind, name, outcome; columns two spaces apart)."""
+    rows = [re.split(r"\s{2,}", line.strip()) for line in output.splitlines()]
+    return {row[1]: row[2] for row in rows if len(row) == 3 and row[1] != "name"}
 
 
 @pytest.mark.slow
