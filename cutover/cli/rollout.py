@@ -95,13 +95,18 @@ def rollback(
     who = actor or getpass.getuser()
     result = _controller(entity, catalog_down_ok=True).rollback(actor=who, reason=reason, entity=entity)
     typer.echo(
-        f"rolled back {entity or 'every entity'}\taudit #{result.audit_id}\t"
+        f"rolled back {entity or 'every entity'}\taudit #{result.audit_id or '-'}\t"
         f"{'flags changed' if result.changed else 'already rolled back'}"
     )
     _emit_event_if_prefect(entity, who, reason, result.audit_id)
+    if result.audit_error is not None:
+        console.print(
+            f"[yellow]warning:[/yellow] flags are off, but the audit trail was not written: {result.audit_error}"
+        )
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
-def _emit_event_if_prefect(entity: str | None, actor: str, reason: str, audit_id: int) -> None:
+def _emit_event_if_prefect(entity: str | None, actor: str, reason: str, audit_id: int | None) -> None:
     """Best effort: tell Prefect (automations, the UI) when a server is configured; never fail the rollback.
 
     The flags are already off and the audit row written: a Prefect server that is down must not hold the

@@ -124,6 +124,10 @@ class LibraryJobs:
 
     def rollback(self, entity: str, reason: str, audit_after: int) -> RollbackOutcome:
         result = self.controller.rollback(actor=self.actor, reason=reason, entity=entity)
+        if result.audit_id is None:
+            raise DemoStepError(
+                f"the rollback of {entity} turned the flags off but was not audited: {result.audit_error}"
+            )
         return RollbackOutcome(result.audit_id, result.actor, result.reason)
 
     def _recorded(self, report: ValidationReport) -> ValidationReport:

@@ -6,11 +6,13 @@ catalog: only the flag store and the control store, so rollback works while Pref
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cutover import names, telemetry
+from cutover.errors import CutoverError
 from cutover.flags.service import FlagChange, MutableFeatureFlagService
 from cutover.rollout.gates import GatePolicy, GateReport, evaluate_gates
 from cutover.rollout.stages import (
@@ -59,7 +61,10 @@ class RollbackResult:
     actor: str
     reason: str
     changes: list[FlagChange]
-    audit_id: int
+    audit_id: int | None
+    """The rollback's row in the audit trail; None when the trail could not be written (``audit_error``)."""
+    audit_error: str | None = None
+    """Why the audit trail was not written: the flags are off all the same (the rollback is not held back)."""
 
     @property
     def changed(self) -> bool:
@@ -180,31 +185,45 @@ class RolloutController:
 
         For one entity, its scoped flags are set off (a scoped flag wins over the global one). For all
         entities (``entity=None``), the global flags and every scoped override are set off.
+
+        Note:
+            The flags are written first, all of them, and audited afterwards in one session: an audit trail
+            that cannot be reached (the control database down, a refused grant) must neither stop a
+            rollback nor leave it half done. Then the result carries ``audit_error`` and ``audit_id`` is
+            None, and the record that could not be written is logged in full.
         """
         if not reason.strip():
             from cutover.errors import ConfigError
 
             raise ConfigError("a rollback needs a reason (it goes to the audit trail)")
-        with self._store.session():  # one connection for the audit rows; unreachable: nothing changed yet
-            return self._rollback(actor, reason, entity)
-
-    def _rollback(self, actor: str, reason: str, entity: str | None) -> RollbackResult:
         scopes: list[str | None] = [entity]
         if entity is None:
             self._flags.refresh()
             scopes += sorted({s.scope for s in self._flags.snapshot() if s.source == "scoped"})
         before = {str(scope or "global"): self._describe(scope) for scope in scopes}
         changes: list[FlagChange] = []
-        for scope in scopes:
-            for flag in (names.FLAG_USE_ICEBERG_BACKEND, names.FLAG_ICEBERG_ROLL_PERCENTAGE, *OPTIMIZATION_FLAGS):
-                changes.append(self._flags.disable(flag, actor=actor, reason=f"rollback: {reason}", entity=scope))
+        with self._flags.audit_afterwards() as written:
+            for scope in scopes:
+                for flag in (names.FLAG_USE_ICEBERG_BACKEND, names.FLAG_ICEBERG_ROLL_PERCENTAGE, *OPTIMIZATION_FLAGS):
+                    changes.append(self._flags.disable(flag, actor=actor, reason=f"rollback: {reason}", entity=scope))
         after = {str(scope or "global"): self._describe(scope) for scope in scopes}
-        audit_id = self._store.record_audit(
-            actor=actor, action=ACTION_ROLLBACK, entity=entity, reason=reason, before=before, after=after
-        )
         telemetry.instruments().rollbacks.add(1, {"entity": entity or "all"})
+        audit_id: int | None = None
+        audit_error: str | None = None
+        try:
+            with self._store.session():  # one connection for every audit row
+                self._flags.record_audit(written)
+                audit_id = self._store.record_audit(
+                    actor=actor, action=ACTION_ROLLBACK, entity=entity, reason=reason, before=before, after=after
+                )
+        except CutoverError as exc:
+            audit_error = " ".join(str(exc).split())  # libpq's messages span lines
+            record = {"actor": actor, "action": ACTION_ROLLBACK, "entity": entity, "reason": reason, "after": after}
+            logger.error(
+                "ROLLBACK done but not audited (%s); the record: %s", audit_error, json.dumps(record, default=str)
+            )
         logger.warning("ROLLBACK of %s by %s: %s (audit #%s)", entity or "every entity", actor, reason, audit_id)
-        return RollbackResult(entity, actor, reason, changes, audit_id)
+        return RollbackResult(entity, actor, reason, changes, audit_id, audit_error)
 
     def _describe(self, scope: str | None) -> dict[str, str]:
         return {s.flag: s.describe() for s in self._flags.snapshot(scope) if s.scope == (scope or "global")}

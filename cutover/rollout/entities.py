@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cutover.errors import CatalogUnavailableError, ConfigError
+from cutover.errors import CatalogUnavailableError, ConfigError, TransientError
 from cutover.flags.registry import validate_entity
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def check_entity(entity: str, *, flags: FeatureFlagService, store: ControlStore,
     """
     validate_entity(entity)
     scoped = flags.scoped_entities()
-    if entity in scoped or store.knows_entity(entity):
+    if entity in scoped or _recorded(store, entity):
         return
     if catalog is None:
         raise CatalogUnavailableError(f"no Iceberg catalog configured (CUTOVER_CATALOG_URI) to look up {entity} in")
@@ -54,6 +54,14 @@ def check_entity(entity: str, *, flags: FeatureFlagService, store: ControlStore,
     if iceberg.table_exists((namespace, table)):
         return
     raise UnknownEntityError(entity, sorted({*_tables(iceberg), *scoped}))
+
+
+def _recorded(store: ControlStore, entity: str) -> bool:
+    """Whether the control store names ``entity``; False when it cannot be asked (the catalog decides)."""
+    try:
+        return store.knows_entity(entity)
+    except TransientError:
+        return False
 
 
 def _tables(iceberg: Catalog) -> list[str]:
