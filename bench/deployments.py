@@ -19,23 +19,20 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import psycopg
 from psycopg import sql
 
 from bench.full_load import ADMIN_DSN, bench_dsn
+from cutover.orchestration.local import local_server, process_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGILA_DATABASE = "cutover_bench_pagila"
@@ -92,50 +89,6 @@ def pagila_dsn() -> str:
     return dsn
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-@contextmanager
-def prefect_server(home: Path) -> Iterator[str]:
-    """A throwaway `prefect server start` on a free loopback port; yields its API URL."""
-    port = free_port()
-    env = {
-        **os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": "", "PREFECT_UI_ENABLED": "false",
-        "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
-    }  # fmt: skip
-    with (home / "server.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Prefect server did not start:\n{(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        _stop(proc)
-
-
 def _run(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
@@ -153,7 +106,8 @@ class Workspace:
         self.env = {
             **os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(state / "client-home"),
             "CUTOVER_CATALOG_URI": catalog_uri, "CUTOVER_WAREHOUSE": warehouse, "CUTOVER_CODE_DIR": str(ROOT),
-            "CUTOVER_FLAGS_FILE": str(state / "flags.json"), "PREFECT_WORKER_QUERY_SECONDS": "2",  # as the kickoff guide starts it
+            "CUTOVER_FLAGS_FILE": str(state / "flags.json"),
+            "PREFECT_WORKER_QUERY_SECONDS": "2",  # as the kickoff guide starts it
         }  # fmt: skip
         self.env.pop("CUTOVER_SOURCE_DSN", None)
 
@@ -162,17 +116,8 @@ class Workspace:
         _run([python, "-m", "cutover.cli", "prefect", "setup", "--source-dsn", source_dsn], self.env)
         _run([python, "-m", "prefect", "--no-prompt", "deploy", "--name", "migrate"], self.env)
 
-    @contextmanager
-    def worker(self, log: Path) -> Iterator[None]:
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "prefect", "worker", "start", "--pool", "cutover-process"], cwd=ROOT,
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        try:
-            yield
-        finally:
-            _stop(proc)
+    def worker(self, log: Path) -> AbstractContextManager[object]:
+        return process_worker(self.api, log, self.env, ROOT)
 
     def cli(self, source_dsn: str, namespace: str, tables: list[str]) -> float:
         argv = [sys.executable, "-m", "cutover.cli", "migrate", "--source-dsn", source_dsn,
@@ -253,7 +198,8 @@ def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="cutover-bench-deploy-"))
     (state / "server-home").mkdir()
     try:
-        with prefect_server(state / "server-home") as api:
+        with local_server(state / "server-home") as server:
+            api = server.api_url
             space = Workspace(state, api, f"sqlite:///{state}/catalog.db", f"file://{state}/warehouse")
             space.set_up(pagila)
             if orders is not None:

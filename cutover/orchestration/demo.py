@@ -13,20 +13,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cutover import names
 from cutover.demo.jobs import DemoStepError, JobOutcome, RollbackOutcome, Rows
 from cutover.errors import ConfigError, CutoverError
+from cutover.orchestration.local import OFFLINE, free_port, start_server, start_worker, stop_group
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
@@ -43,10 +41,8 @@ PREFECT_DIR = "prefect"
 PROCESSES_FILE = "processes.json"
 DEPLOYMENTS = ("migrate", "validate", "nightly-sync", "rollout-step", "rollback")
 """The deployments of ``prefect.yaml`` the story runs (the others are not deployed)."""
-SERVER_START_SECONDS = 180.0
 RUN_TIMEOUT_SECONDS = 900.0
 AUTOMATION_WAIT_SECONDS = 180.0
-OFFLINE = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
 @dataclass(frozen=True)
@@ -89,19 +85,14 @@ def prefect_demo(config: DemoConfig, source: DemoSource, store: ControlStore, *,
     stop_prefect(config.state_dir)
     shutil.rmtree(home, ignore_errors=True)
     (home / "server").mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    server = _start(
-        [sys.executable, "-m", "prefect", "server", "start"], home / "server.log",
-        {"PREFECT_HOME": str(home / "server"), "PREFECT_API_URL": "", "PREFECT_SERVER_API_HOST": "127.0.0.1",
-         "PREFECT_SERVER_API_PORT": str(port), "PREFECT_UI_ENABLED": "true"},
-    )  # fmt: skip
-    processes = [server]
     record = home / PROCESSES_FILE
+    server = start_server(home / "server", ui=True, port=port)  # stopped by itself if it does not come up
+    processes = [server.process]
     ready = False
     try:
-        record.write_text(json.dumps({"api": api, "pids": [server.pid]}))
-        _wait_healthy(api, server, home / "server.log")
+        record.write_text(json.dumps({"api": api, "pids": [server.process.pid]}))
         env = _worker_env(config, source, root, home, api)
         with temporary_settings(updates={PREFECT_API_URL: api, PREFECT_HOME: str(home / "client")}):
             from cutover.orchestration.setup import prefect_setup
@@ -109,19 +100,16 @@ def prefect_demo(config: DemoConfig, source: DemoSource, store: ControlStore, *,
             prefect_setup(source.dsn)
             _deploy(root, env)
             _pause_schedules()
-            worker = _start(
-                [sys.executable, "-m", "prefect", "worker", "start", "--pool", names.POOL_PROCESS], home / "worker.log",
-                env, cwd=root,
-            )  # fmt: skip
+            worker = start_worker(api, home / "worker.log", env, root)
             processes.append(worker)
             record.write_text(json.dumps({"api": api, "pids": [p.pid for p in processes]}))
-            workspace = PrefectWorkspace(api, api.removesuffix("/api"), home, server.pid, worker.pid)
+            workspace = PrefectWorkspace(api, server.ui_url, home, server.process.pid, worker.pid)
             ready = True
             yield PrefectJobs(workspace, config, store)
     finally:
         if not (keep and ready):  # a set-up that failed leaves nothing running
             for process in reversed(processes):
-                _stop_group(process.pid, process)
+                stop_group(process.pid, process)
             record.unlink(missing_ok=True)
 
 
@@ -132,7 +120,7 @@ def stop_prefect(state_dir: Path) -> bool:
         return False
     for pid in reversed(json.loads(record.read_text()).get("pids", [])):
         if _is_prefect(pid):
-            _stop_group(pid)
+            stop_group(pid)
     record.unlink()
     return True
 
@@ -266,35 +254,6 @@ def _pause_schedules() -> None:
                 client.update_deployment_schedule(deployment.id, schedule.id, active=False)
 
 
-def _start(argv: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            argv, env={**os.environ, **OFFLINE, **env}, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-
-
-def _wait_healthy(api: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while True:
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise ConfigError(f"the Prefect server did not start; its log: {log}")
-        time.sleep(0.5)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _is_prefect(pid: int) -> bool:
     """Whether ``pid`` still is a Prefect process (a recorded pid may have been reused since)."""
     cmdline = Path(f"/proc/{pid}/cmdline")
@@ -304,26 +263,3 @@ def _is_prefect(pid: int) -> bool:
         return False
     except OSError:  # no /proc (not Linux): the process group exists, trust the record
         return True
-
-
-def _stop_group(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM to the process group (a worker turns it into SIGINT for its runs), SIGKILL after 15 s.
-
-    ``process``: the group's leader when this process started it (it is reaped, or it would linger as a
-    zombie that still counts as a member of its group)."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    if process is not None:
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    with suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)

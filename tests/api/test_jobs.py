@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,47 +13,18 @@ import pytest
 from cutover.config import CatalogConfig
 from tests.api.conftest import AUTH, make_client
 from tests.helpers import read_iceberg
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _prefect(api: str, *args: str, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "prefect", "--no-prompt", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=180, env={**os.environ, "PREFECT_API_URL": api, **env},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+from tests.prefect_workers import deployed_worker
 
 
 @pytest.fixture
 def worker(prefect_api: str, source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path) -> Iterator[None]:
     """prefect.yaml deployed and a process worker whose runs use this test's database and catalog."""
     env = {
-        "CUTOVER_CODE_DIR": str(ROOT),
-        "CUTOVER_SOURCE_DSN": source_dsn,
-        "CUTOVER_CATALOG_URI": catalog_config.uri,
-        "CUTOVER_WAREHOUSE": catalog_config.warehouse,
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_HOME": str(tmp_path / "worker-home"),
-        "CUTOVER_FLAGS_FILE": str(tmp_path / "worker-flags.json"),
-    }
-    _prefect(prefect_api, "work-pool", "create", "cutover-process", "--type", "process", "--overwrite", env=env)
-    _prefect(prefect_api, "deploy", "--all", env=env)
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "cutover-process"], cwd=ROOT,
-        env={**os.environ, "PREFECT_API_URL": prefect_api, **env}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+        "CUTOVER_SOURCE_DSN": source_dsn, "CUTOVER_CATALOG_URI": catalog_config.uri,
+        "CUTOVER_WAREHOUSE": catalog_config.warehouse, "CUTOVER_FLAGS_FILE": str(tmp_path / "worker-flags.json"),
+    }  # fmt: skip
+    with deployed_worker(prefect_api, tmp_path, env):
         yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ import time
 
 import httpx
 
+from cutover.orchestration.local import free_port as _free_port
 from tests.api.conftest import AUTH, TOKEN
-from tests.conftest import free_port as _free_port
 
 # Until cutover/cli/__init__.py imports the new command modules, register them before main() runs.
 RUN_CLI = "import cutover.cli.api, cutover.cli.tier; from cutover.cli import main; main()"

@@ -6,10 +6,6 @@ trigger creates a run → a process worker runs it → the flags read off and th
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,46 +19,17 @@ from cutover.config import CatalogConfig
 from cutover.flags.local_file import LocalFlagFile
 from cutover.flags.service import MutableFeatureFlagService
 from cutover.rollout import ControlStore
+from tests.prefect_workers import deployed_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTITY = "lake.orders"
-
-
-def _prefect(api: str, *args: str, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "prefect", "--no-prompt", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=180, env={**os.environ, "PREFECT_API_URL": api, **env},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture
 def worker(prefect_api: str, source_dsn: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Deployments from prefect.yaml and a process worker whose flow runs see this test's flag file."""
-    env = {
-        "CUTOVER_CODE_DIR": str(ROOT),
-        "CUTOVER_SOURCE_DSN": source_dsn,
-        "CUTOVER_FLAGS_FILE": str(tmp_path / "flags.json"),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_HOME": str(tmp_path / "worker-home"),
-    }
-    _prefect(prefect_api, "work-pool", "create", "cutover-process", "--type", "process", "--overwrite", env=env)
-    _prefect(prefect_api, "deploy", "--all", env=env)
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "cutover-process"], cwd=ROOT,
-        env={**os.environ, "PREFECT_API_URL": prefect_api, **env}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+    env = {"CUTOVER_SOURCE_DSN": source_dsn, "CUTOVER_FLAGS_FILE": str(tmp_path / "flags.json")}
+    with deployed_worker(prefect_api, tmp_path, env):
         yield env
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def _fail_a_validation(source: psycopg.Connection, source_dsn: str, catalog: CatalogConfig) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,18 +15,11 @@ import psycopg
 import pytest
 
 from cutover.config import CatalogConfig
+from tests.prefect_workers import deployed_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Pr0d-S3cret-Pw"
 DEPLOYMENTS = ("migrate/migrate", "sync/nightly-sync", "validate/validate")
-
-
-def _prefect(api: str, *argv: str, env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PREFECT_API_URL": api, **env},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 @pytest.fixture
@@ -36,29 +28,12 @@ def worker_env(
 ) -> Iterator[dict[str, str]]:
     """The block holds the password; the worker's environment holds no DSN at all."""
     env = {
-        "CUTOVER_CODE_DIR": str(ROOT), "CUTOVER_CATALOG_URI": catalog_config.uri,
-        "CUTOVER_WAREHOUSE": catalog_config.warehouse, "CUTOVER_FLAGS_FILE": str(tmp_path / "flags.json"),
-        "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_HOME": str(tmp_path / "worker-home"),
+        "CUTOVER_CATALOG_URI": catalog_config.uri, "CUTOVER_WAREHOUSE": catalog_config.warehouse,
+        "CUTOVER_FLAGS_FILE": str(tmp_path / "flags.json"),
     }  # fmt: skip
-    clean = {k: v for k, v in os.environ.items() if k not in ("CUTOVER_SOURCE_DSN", "CUTOVER_CONTROL_DSN")}
     with_password = source_dsn.replace("postgres@", f"postgres:{PASSWORD}@", 1)
-    _prefect(prefect_api, "cutover.cli", "prefect", "setup", "--source-dsn", with_password, env=env)
-    _prefect(prefect_api, "prefect", "--no-prompt", "deploy", "--all", env=env)
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "cutover-process"], cwd=ROOT,
-        env={**clean, "PREFECT_API_URL": prefect_api, **env}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+    with deployed_worker(prefect_api, tmp_path, env, source_block_dsn=with_password):
         yield {**env, "with_password": with_password}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def _everything_the_api_serves(flow_run_ids: list[str]) -> str:
