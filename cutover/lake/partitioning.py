@@ -179,11 +179,11 @@ def split_by_partition(
         .group_by(list(keys), use_threads=False)
         .aggregate([("row", "list")])
     )
-    single = grouped.num_rows == 1
-    for group in grouped.to_pylist():
+    rows = grouped.column("row_list").combine_chunks()
+    for index, group in enumerate(grouped.drop_columns(["row_list"]).to_pylist()):
         values = [PartitionFieldValue(f, group[f"p{i}"]) for i, f in enumerate(spec.fields)]
         record = PartitionKey(values, spec, schema).partition
-        yield record, data if single else data.take(pa.array(group["row_list"], pa.int64()))
+        yield record, data if grouped.num_rows == 1 else data.take(rows[index].values)
 
 
 def _storage(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -36,8 +36,8 @@ from cutover.errors import CommitConflictError, ConfigError, SourceSchemaError
 from cutover.hashing import KeyIdentity, duck_connection, isin_sorted
 from cutover.lake.checkpoint import read_checkpoint
 from cutover.lake.convert import BatchConverter, select_columns
-from cutover.lake.evolve import SchemaChange, apply_evolution, plan_evolution
-from cutover.lake.partitioning import FileWriter, data_writer, evolve_spec, partition_spec, same_fields
+from cutover.lake.evolve import SchemaChange, apply_changes, describe_spec, evolved, plan_evolution
+from cutover.lake.partitioning import FileWriter, data_writer, partition_spec, same_fields
 from cutover.lake.row_delta import (
     LiveFile,
     commit_row_delta,
@@ -69,7 +69,6 @@ from cutover.sync.report import TableSyncReport
 
 if TYPE_CHECKING:
     import duckdb
-    from pyiceberg.table import Transaction
 
 
 CHANGES_BATCH_BYTES = 1024 * 1024
@@ -197,7 +196,7 @@ def prepare_sync(
     change = plan_evolution(
         source.qualified_name, iceberg_schema(source, mappings), iceberg.schema(), options.sync.dropped_columns
     )
-    wanted = partition_spec(source.qualified_name, _evolved_schema(iceberg, change), options.partition)
+    wanted = partition_spec(source.qualified_name, evolved(iceberg, change, None)[0], options.partition)
     spec_change = wanted if partitioning and options.partition and not same_fields(iceberg.spec(), wanted) else None
     cursor_name = options.sync.cursor
     if cursor_name is None and not options.sync.xmin_only and default_cursor in {c.name for c in source.columns}:
@@ -223,7 +222,7 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
     """
     started = time.perf_counter()
     table = catalog.load_table(plan.identifier)
-    schema, spec = _evolved(table, plan.change, plan.spec_change)
+    schema, spec = evolved(table, plan.change, plan.spec_change)
     window = change_window(plan.previous, plan.cursor, plan.cursor_type, plan.lag_seconds)
     identity = KeyIdentity(plan.mappings, plan.source.primary_key)
     with imported_snapshot(dsn, snapshot.snapshot_id) as conn:
@@ -293,7 +292,7 @@ def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) 
         return report
     table = catalog.load_table(plan.identifier)
     transaction = table.transaction()
-    _evolve(transaction, plan.change, plan.spec_change)
+    apply_changes(transaction, plan.change, plan.spec_change)
     if transaction.table_metadata.schema() != staged.schema or transaction.table_metadata.spec() != staged.spec:
         staged.discard(catalog)
         raise CommitConflictError(
@@ -339,43 +338,10 @@ def _report(staged: StagedSync) -> TableSyncReport:
         rows_replaced=staged.rows_replaced,
         keys_compared=staged.keys_compared,
         deletes_found_by=staged.deletes_found_by,
-        schema_changes=plan.change.describe() + _describe_spec(plan.spec_change),
+        schema_changes=plan.change.describe() + describe_spec(plan.spec_change),
         watermark=staged.watermark.lower if plan.cursor else f"xmin {staged.watermark.xmin}",
         seconds=staged.seconds,
     )
-
-
-def _evolved_schema(table: Table, change: SchemaChange) -> Schema:
-    """The schema after ``change``, with the field ids the commit will assign (computed, not committed)."""
-    return _evolved(table, change, None)[0]
-
-
-def _evolved(table: Table, change: SchemaChange, spec: PartitionSpec | None) -> tuple[Schema, PartitionSpec]:
-    """The schema and partition spec after the changes, with the ids the commit will assign (computed on a
-    transaction that is never committed)."""
-    if change.empty and spec is None:
-        return table.schema(), table.spec()
-    transaction = table.transaction()
-    _evolve(transaction, change, spec)
-    return transaction.table_metadata.schema(), transaction.table_metadata.spec()
-
-
-def _evolve(transaction: Transaction, change: SchemaChange, spec: PartitionSpec | None) -> None:
-    """Apply the schema change, then the partition-spec change, to ``transaction``."""
-    if not change.empty:
-        with transaction.update_schema() as update:
-            apply_evolution(update, change)
-    if spec is not None:
-        metadata = transaction.table_metadata
-        with transaction.update_spec() as update_spec:
-            evolve_spec(update_spec, metadata.spec(), spec, metadata.schema())
-
-
-def _describe_spec(spec: PartitionSpec | None) -> list[str]:
-    if spec is None:
-        return []
-    fields = ", ".join(f.name for f in spec.fields)
-    return [f"partition spec now ({fields}); files written before keep theirs"]
 
 
 def _added_columns_hold_values(

@@ -138,6 +138,35 @@ def test_migrate_creates_the_configured_specs_where_the_flag_is_on(
         assert_exact(source_dsn, catalog_config, name)
 
 
+@pytest.mark.parametrize(("open_files", "files"), [(32, 6), (2, 12)])
+def test_more_partitions_than_open_files_finish_files_early_and_lose_no_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_files: int, files: int
+) -> None:
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    import cutover.lake.partitioning as partitioning
+
+    monkeypatch.setattr(partitioning, "MAX_OPEN_PARTITION_FILES", open_files)
+    monkeypatch.setattr(partitioning, "PENDING_BYTES", 1024)  # buffers written out after every batch too
+    schema = Schema(
+        NestedField(1, "id", LongType(), required=True), NestedField(2, "created_at", TimestamptzType()),
+        identifier_field_ids=[1],
+    )  # fmt: skip
+    spec = partition_spec("public.events", schema, [PartitionFieldOptions(column="created_at", transform="day")])
+    writer = partitioning.data_writer(PyArrowFileIO(), f"file://{tmp_path}", schema, spec, {}, prefix="t")
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    for chunk in range(2):  # two batches, each holding rows of six days
+        ids = list(range(chunk * 600, (chunk + 1) * 600))
+        days = [start + dt.timedelta(days=i % 6, seconds=i) for i in ids]
+        writer.write(pa.table({"id": ids, "created_at": days}, schema=writer.target_schema))
+    data_files = writer.close()
+    assert len(data_files) == files and sum(f.record_count for f in data_files) == 1200
+    for data_file in data_files:
+        created = pq.read_table(data_file.file_path.removeprefix("file://")).column("created_at").to_pylist()
+        assert _days(created) == {data_file.partition[0]}
+
+
 def test_migrate_with_the_flag_off_creates_an_unpartitioned_table(
     source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path
 ) -> None:
@@ -294,3 +323,27 @@ def test_turning_the_flag_on_evolves_the_spec_and_maintenance_keeps_both_specs_v
     _change(source, "events", 3)
     _sync(source_dsn, catalog_config, "events", options, flags)
     assert_exact(source_dsn, catalog_config, "events")
+
+
+def test_the_cli_reads_the_flag_from_the_flag_store(
+    source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path
+) -> None:
+    from tests.test_cli import run_cli
+
+    _create(source, "events")
+    env = {
+        "CUTOVER_FLAGS_FILE": str(tmp_path / "flags.json"), "CUTOVER_SOURCE_DSN": source_dsn,
+        "CUTOVER_CATALOG_URI": catalog_config.uri, "CUTOVER_WAREHOUSE": catalog_config.warehouse,
+        "CUTOVER_NAMESPACE": "lake",
+    }  # fmt: skip
+    on = run_cli("flags", "set", "iceberg-partitioning", "on", "--entity", "lake.events", "--actor", "t",
+                 "--reason", "partition events", env=env)  # fmt: skip
+    assert on.returncode == 0, on.stderr
+    weekly = write_options(tmp_path, {"public.events": {"partition": [{"column": "id", "transform": "weekly"}]}})
+    bad = run_cli("migrate", "--table-options", str(weekly), env=env)
+    assert bad.returncode == 2 and "unknown partition transform 'weekly'" in bad.stderr
+    assert "Traceback" not in bad.stderr and not table_exists(catalog_config, "events")
+
+    loaded = run_cli("migrate", "--table-options", str(write_options(tmp_path, {"public.events": DAY})), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert [f.name for f in _table(catalog_config, "events").spec().fields] == ["created_at_day"]
