@@ -4,7 +4,8 @@ A read resolves the snapshot (current, or ``as_of``), takes its cached plan (:mo
 prunes files by partition and column bounds with pyiceberg's evaluators, and reads the remaining files'
 matching row groups through :class:`cutover.tier.reader.FileReader`. Table metadata is cached for
 ``metadata_ttl`` seconds, so a read costs no catalog round trip; a commit becomes visible within that
-time. Plans (per snapshot) and footers (per data file) never go stale: both are immutable.
+time. Plans (per snapshot), footers (per data file) and the decoded row groups small reads keep (within
+``row_group_cache_bytes``) never go stale: all are immutable.
 """
 
 from __future__ import annotations

@@ -8,8 +8,14 @@ The path every Iceberg read of the tier takes (:class:`cutover.tier.iceberg.Iceb
 3. **Filter columns first**: when more than :data:`LATE_MATERIALIZATION_ROW_GROUPS` groups remain, only the
    filter and ordering columns are decoded, deletes and filters applied, the top-N chosen; the other
    columns are then decoded only for the row groups that still hold a wanted row.
-4. **Order and limit**: Arrow's ``select_k`` (no full sort) for a top-N without NULLs in its keys, a
+4. **Top-N by statistics**: a read with an order and a limit takes the row groups best first by their
+   statistics of the first ordering column and stops once no other group can hold a wanted row
+   (:mod:`cutover.tier.topn`).
+5. **Order and limit**: Arrow's ``select_k`` (no full sort) for a top-N without NULLs in its keys, a
    stable sort otherwise; NULLs last in both directions, as PostgreSQL's ``NULLS LAST``.
+
+Small reads (key lookups, key ranges) keep the row groups they decode in the backend's bounded
+:class:`cutover.tier.files.RowGroupCache`.
 
 Every value comes out of pyarrow in the table's Iceberg types (no DuckDB detour that would turn a uuid
 into text), so both backends hand back the same Python values.
