@@ -207,6 +207,10 @@ class FeatureFlagService:
 
     show = snapshot
 
+    def scoped_entities(self) -> set[str]:
+        """The entities that have at least one flag of their own."""
+        return {s.scope for s in self.snapshot() if s.source == "scoped"}
+
     def _definitions(self) -> dict[str, FlagDefinition]:
         """The stored definitions by id, rebuilt only when the store swapped its document."""
         management = self._store.configuration.get(FEATURE_MANAGEMENT_KEY)

@@ -82,6 +82,16 @@ class RolloutController:
         self._policy = policy or GatePolicy()
         self._sequence = stage_sequence(percent_steps)
 
+    @property
+    def flags(self) -> MutableFeatureFlagService:
+        """The flag service the controller writes through."""
+        return self._flags
+
+    @property
+    def store(self) -> ControlStore:
+        """The control store holding the audit trail, validation outcomes and tier health."""
+        return self._store
+
     def stage(self, entity: str) -> Stage:
         self._flags.refresh()
         master = bool(self._flags.state(names.FLAG_USE_ICEBERG_BACKEND, entity).value)
@@ -123,7 +133,18 @@ class RolloutController:
         """Move ``entity`` one stage forward if every gate holds; otherwise change nothing and say why.
 
         Steps into ``live`` and ``complete`` need an ``approver`` (the person who approved).
+
+        Raises:
+            ConfigError: a blank ``reason`` or ``actor`` (both go to the audit trail).
         """
+        if not reason.strip() or not actor.strip():
+            from cutover.errors import ConfigError
+
+            raise ConfigError("a rollout step needs an actor and a reason (they go to the audit trail)")
+        with self._store.session():  # the gates' reads and the audit rows on one connection
+            return self._step(entity, actor, reason, approver)
+
+    def _step(self, entity: str, actor: str, reason: str, approver: str | None) -> StepResult:
         status = self.status(entity)
         assert status.gates is not None
         if status.next_stage is None:
@@ -164,6 +185,10 @@ class RolloutController:
             from cutover.errors import ConfigError
 
             raise ConfigError("a rollback needs a reason (it goes to the audit trail)")
+        with self._store.session():  # one connection for the audit rows; unreachable: nothing changed yet
+            return self._rollback(actor, reason, entity)
+
+    def _rollback(self, actor: str, reason: str, entity: str | None) -> RollbackResult:
         scopes: list[str | None] = [entity]
         if entity is None:
             self._flags.refresh()
