@@ -113,9 +113,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[5_000_000, 1_000_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument(
+        "--database-suffix", default="", help="Appended to cutover_bench_<rows>: a database of your own to build."
+    )
     args = parser.parse_args()
     for rows in args.rows:
-        dsn = bench_dsn(rows)
+        dsn = bench_dsn(rows, f"cutover_bench_{rows}{args.database_suffix}")
         drains, loads, commands, rss = [], [], [], []
         for _ in range(args.rounds):  # interleaved, so drift hits all three alike
             drains.append(copy_drain(dsn))

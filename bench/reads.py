@@ -5,7 +5,9 @@ Builds ``orders`` (``bench/full_load.py``'s shape, :func:`cutover.demo.create_or
 ``cutover_reads_<rows>`` (kept between runs; only the primary-key index), loads it with a plain
 ``migrate`` into a temporary catalog, then for each read runs ``--warmup`` untimed calls and ``--rounds``
 timed calls per backend, interleaved, through ``DataTier.read_from`` (caches warm, p50 and p95), and checks
-that both backends return the same rows. The aggregate (count, sum, min, max per status) runs as SQL on
+that both backends return the same rows. Iceberg is measured twice: as the tier reads by default (small
+reads keep their decoded row groups, :class:`cutover.tier.files.RowGroupCache`) and with that cache off
+("no-cache"); the key reads run again with a new key each round, which no cache serves. The aggregate (count, sum, min, max per status) runs as SQL on
 PostgreSQL and, on Iceberg, as the tier's Arrow read of the three columns grouped by Arrow: the tier's read
 model has no aggregates (see the README). Peak RSS of this process is printed at the end.
 
@@ -17,6 +19,7 @@ equality and top-N no slower than PostgreSQL, aggregate faster than PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import random
 import resource
 import statistics
 import tempfile
@@ -33,10 +36,11 @@ from cutover.flags.local_file import LocalFlagFile
 from cutover.flags.service import MutableFeatureFlagService
 from cutover.lake.catalog import open_catalog
 from cutover.load.runner import MigrationRequest, run_migration
-from cutover.tier import DataTier, IcebergBackend, PostgresBackend, Router
+from cutover.tier import DataTier, Eq, IcebergBackend, In, PostgresBackend, Range, Router
 from cutover.tier.comparison import default_query_set
 from cutover.tier.normalize import arrow_rows, compare_rows
 from cutover.tier.query import ReadQuery
+from cutover.tier.router import Backend
 
 ENTITY = "public.orders"
 AGGREGATE_SQL = (
@@ -65,21 +69,50 @@ def _iceberg_aggregate(tier: DataTier) -> list[dict[str, Any]]:
     return arrow_rows(named, {})
 
 
-def _time(call: Callable[[], list[dict[str, Any]]], rounds: int, warmup: int) -> tuple[list[float], Any]:
-    rows = None
-    samples = []
-    for i in range(warmup + rounds):
-        started = time.perf_counter()
-        rows = call()
-        if i >= warmup:
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples, rows
+Read = Callable[[int], dict[str, Any]]
+"""The read of one round (its kwargs for ``DataTier.read_from``): the same every round, or a new key."""
+
+
+def _fixed(kwargs: dict[str, Any]) -> Read:
+    return lambda _round: kwargs
+
+
+def _new_keys(rows: int, count: int, span: int) -> Read:
+    """A different key (or keys, or range) each round, so no decoded row group is read twice: what the
+    row-group cache cannot help with."""
+    picker = random.Random(rows)
+
+    def kwargs(_round: int) -> dict[str, Any]:
+        if span:
+            low = picker.randrange(1, rows - span)
+            return {"filters": [Range("id", low, low + span)]}
+        keys = [picker.randrange(1, rows + 1) for _ in range(count)]
+        return {"filters": [Eq("id", keys[0])] if count == 1 else [In("id", tuple(keys))]}
+
+    return kwargs
 
 
 def _p(samples: list[float], q: float) -> float:
     return (
         statistics.quantiles(samples, n=20, method="inclusive")[round(q * 20) - 1] if len(samples) > 1 else samples[0]
     )
+
+
+def _timed(tier: DataTier, backend: Backend, kwargs: dict[str, Any]) -> tuple[float, list[dict[str, Any]]]:
+    started = time.perf_counter()
+    result = tier.read_from(backend, ENTITY, **kwargs)
+    return (time.perf_counter() - started) * 1000, result
+
+
+def _reads(rows: int) -> list[tuple[str, Read]]:
+    reads = [(spec.name, _fixed(spec.read_kwargs())) for spec in default_query_set("public").queries]
+    return [
+        *reads[:3],
+        ("one row by key, a new key each round", _new_keys(rows, 1, 0)),
+        ("five keys, new keys each round", _new_keys(rows, 5, 0)),
+        ("1,000-row range, a new range each round", _new_keys(rows, 0, 1_000)),
+        *reads[3:],
+    ]
 
 
 def bench(rows: int, rounds: int, warmup: int) -> None:
@@ -91,35 +124,69 @@ def bench(rows: int, rounds: int, warmup: int) -> None:
         assert report.ok, report.to_json()
         print(f"\n{rows:,} rows: migrate {time.perf_counter() - started:.1f} s, {report.tables[0].files} files")
         flags = MutableFeatureFlagService(LocalFlagFile(Path(tmp) / "flags.json"))
-        tier = DataTier(
-            PostgresBackend(dsn, max_size=2), IcebergBackend(open_catalog(catalog), metadata_ttl=3600), Router(flags)
+        postgres = PostgresBackend(dsn, max_size=2)
+        tier = DataTier(postgres, IcebergBackend(open_catalog(catalog), metadata_ttl=3600), Router(flags))
+        # The same reads with no decoded row group kept: what a read costs that decodes its row groups.
+        uncached = IcebergBackend(open_catalog(catalog), metadata_ttl=3600, row_group_cache_bytes=0)
+        bare = DataTier(PostgresBackend(dsn, max_size=1), uncached, Router(flags))
+        print(
+            f"{'read':42s} {'pg p50':>8s} {'pg p95':>8s} {'ice p50':>8s} {'ice p95':>8s} {'ice/pg':>6s} "
+            f"{'no-cache':>8s} {'ratio':>6s} rows agree"
         )
-        reads: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = []
-        for spec in default_query_set("public").queries:
-            kwargs = spec.read_kwargs()
-            reads.append((spec.name, _reader(tier, "postgres", kwargs), _reader(tier, "iceberg", kwargs)))
-        reads.append(("aggregate by status", lambda: _postgres_aggregate(tier), lambda: _iceberg_aggregate(tier)))
-        print(f"{'read':40s} {'pg p50':>9s} {'pg p95':>9s} {'ice p50':>9s} {'ice p95':>9s} {'ice/pg':>7s} rows agree")
-        with tier:
-            for name, pg_call, ice_call in reads:
-                pg_samples: list[float] = []
-                ice_samples: list[float] = []
-                for _ in range(rounds):  # interleaved: a noisy neighbour hurts both sides alike
-                    samples, pg_rows = _time(pg_call, 1, warmup if not pg_samples else 0)
-                    pg_samples += samples
-                    samples, ice_rows = _time(ice_call, 1, warmup if not ice_samples else 0)
-                    ice_samples += samples
-                agree = compare_rows(pg_rows, ice_rows).equal
-                pg50, ice50 = statistics.median(pg_samples), statistics.median(ice_samples)
-                print(
-                    f"{name:40s} {pg50:9.2f} {_p(pg_samples, 0.95):9.2f} {ice50:9.2f} {_p(ice_samples, 0.95):9.2f} "
-                    f"{ice50 / pg50:7.2f} {len(ice_rows):4d} {'yes' if agree else 'NO'}",
-                    flush=True,
-                )
+        with tier, bare:
+            for name, read in _reads(rows):
+                _measure(tier, bare, name, read, rounds, warmup)
+            _measure_aggregate(tier, rounds, warmup)
 
 
-def _reader(tier: DataTier, backend: str, kwargs: dict[str, Any]) -> Callable[[], list[dict[str, Any]]]:
-    return lambda: tier.read_from(backend, ENTITY, **kwargs)  # type: ignore[arg-type]
+def _measure(tier: DataTier, bare: DataTier, name: str, read: Read, rounds: int, warmup: int) -> None:
+    """``rounds`` interleaved rounds (PostgreSQL, Iceberg, Iceberg without the row-group cache), after
+    ``warmup`` untimed ones; every round's results compared."""
+    pg: list[float] = []
+    ice: list[float] = []
+    cold: list[float] = []
+    agree, rows = True, 0
+    for index in range(warmup + rounds):  # interleaved: a noisy neighbour hurts every side alike
+        kwargs = read(index)
+        pg_ms, pg_rows = _timed(tier, "postgres", kwargs)
+        ice_ms, ice_rows = _timed(tier, "iceberg", kwargs)
+        cold_ms, cold_rows = _timed(bare, "iceberg", kwargs)
+        agree = agree and compare_rows(pg_rows, ice_rows).equal and compare_rows(pg_rows, cold_rows).equal
+        rows = len(ice_rows)
+        if index >= warmup:
+            pg.append(pg_ms)
+            ice.append(ice_ms)
+            cold.append(cold_ms)
+    _print(name, pg, ice, cold, rows, agree)
+
+
+def _measure_aggregate(tier: DataTier, rounds: int, warmup: int) -> None:
+    pg: list[float] = []
+    ice: list[float] = []
+    agree, rows = True, 0
+    for index in range(warmup + rounds):
+        started = time.perf_counter()
+        pg_rows = _postgres_aggregate(tier)
+        pg_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        ice_rows = _iceberg_aggregate(tier)
+        ice_ms = (time.perf_counter() - started) * 1000
+        agree = agree and compare_rows(pg_rows, ice_rows).equal
+        rows = len(ice_rows)
+        if index >= warmup:
+            pg.append(pg_ms)
+            ice.append(ice_ms)
+    _print("aggregate by status", pg, ice, None, rows, agree)
+
+
+def _print(name: str, pg: list[float], ice: list[float], cold: list[float] | None, rows: int, agree: bool) -> None:
+    pg50, ice50 = statistics.median(pg), statistics.median(ice)
+    uncached = f"{statistics.median(cold):8.2f} {statistics.median(cold) / pg50:6.2f}" if cold else f"{'':8s} {'':6s}"
+    print(
+        f"{name:42s} {pg50:8.2f} {_p(pg, 0.95):8.2f} {ice50:8.2f} {_p(ice, 0.95):8.2f} {ice50 / pg50:6.2f} "
+        f"{uncached} {rows:4d} {'yes' if agree else 'NO'}",
+        flush=True,
+    )
 
 
 def main() -> None:

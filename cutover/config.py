@@ -7,6 +7,7 @@ production differ only in what they pass.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,13 +53,43 @@ class SyncOptions(BaseModel):
     nothing installed on the source)."""
 
 
+PARTITION_TRANSFORM = re.compile(r"identity|year|month|day|hour|(bucket|truncate)\[([1-9][0-9]*)\]")
+"""The Iceberg partition transforms a table option may name (``bucket[N]``: N hash buckets of the column;
+``truncate[W]``: values cut to width W)."""
+
+
+class PartitionFieldOptions(BaseModel):
+    """One field of a table's partition spec: a source column and an Iceberg transform of it."""
+
+    model_config = {"extra": "forbid"}
+
+    column: str
+    transform: str = "identity"
+    """``identity``, ``year``, ``month``, ``day``, ``hour``, ``bucket[N]`` or ``truncate[W]``. Whether it fits
+    the column's type is checked against the table (:mod:`cutover.lake.partitioning`)."""
+
+    @field_validator("transform")
+    @classmethod
+    def _known_transform(cls, value: str) -> str:
+        if not PARTITION_TRANSFORM.fullmatch(value.strip()):
+            raise ValueError(
+                f"unknown partition transform {value!r}: use identity, year, month, day, hour, bucket[N] or truncate[W]"
+            )
+        return value.strip()
+
+
 class TableOptions(BaseModel):
-    """Options for one source table: per-column opt-ins, how the sync follows it, its row-group size."""
+    """Options for one source table: per-column opt-ins, how the sync follows it, its row-group size, its
+    partition spec."""
 
     columns: dict[str, ColumnOptions] = Field(default_factory=dict)
     sync: SyncOptions = Field(default_factory=SyncOptions)
     row_group_rows: int | None = Field(default=None, ge=1)
     """Rows per Parquet row group of a new table (None: :data:`cutover.lake.layout.ROW_GROUP_ROWS`)."""
+    partition: list[PartitionFieldOptions] = Field(default_factory=list)
+    """The table's Iceberg partition spec, applied only while the ``iceberg-partitioning`` flag is on for
+    the table (globally or scoped): ``migrate`` creates the table with it, ``sync`` evolves an existing
+    table to it. Empty (or the flag off): the table is not partitioned by cutover."""
 
 
 class TableOptionsFile(BaseModel):

@@ -93,3 +93,16 @@ class WarehouseUnavailableError(TransientError):
 
 class PrivilegeError(ConfigError):
     """The database role lacks a privilege a step needs; the message names the grant (or the setting) that fixes it."""
+
+
+class PartitionSpecError(ConfigError):
+    """A configured partition field does not fit the table: no such column, or a transform its type cannot
+    take. Raised before anything is created or written."""
+
+    def __init__(self, table: str, column: str, transform: str, column_type: str | None, problem: str) -> None:
+        typed = f" ({column_type})" if column_type else ""
+        super().__init__(f"table {table}, column {column!r}{typed}: partition transform {transform}: {problem}")
+        self.table = table
+        self.column = column
+        self.transform = transform
+        self.column_type = column_type

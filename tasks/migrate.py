@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cutover.config import CatalogConfig, TableOptionsFile
+from cutover.flags import FlagSettings, open_flag_service
 from cutover.lake.catalog import open_catalog
 from cutover.lake.commit import CommitResult
 from cutover.load.runner import MigrationRequest, prepare_requested_tables
@@ -31,11 +32,16 @@ def prepare_tables_task(
     request: MigrationRequest, catalog: CatalogConfig, tables: list[str], label: str
 ) -> list[TableLoad | NotPrepared]:
     """Introspect and map the tables, then create or resume their Iceberg tables and plan their batches:
-    one task run for all of them, so a schema of small tables pays one round of task start-up."""
-    with connect(request.source_dsn) as conn:
-        return prepare_requested_tables(
-            conn, open_catalog(catalog), request, tables, TableOptionsFile.load(request.table_options)
-        )
+    one task run for all of them, so a schema of small tables pays one round of task start-up. The flags
+    (``iceberg-partitioning``) come from the worker's ``CUTOVER_FLAGS_*`` settings."""
+    flags = open_flag_service(FlagSettings())
+    try:
+        with connect(request.source_dsn) as conn:
+            return prepare_requested_tables(
+                conn, open_catalog(catalog), request, tables, TableOptionsFile.load(request.table_options), flags
+            )
+    finally:
+        flags.close()
 
 
 @task(

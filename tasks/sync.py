@@ -11,6 +11,7 @@ from prefect.concurrency.sync import concurrency
 
 from cutover import names
 from cutover.config import CatalogConfig, TableOptionsFile
+from cutover.flags import FlagSettings, open_flag_service
 from cutover.lake.catalog import open_catalog
 from cutover.orchestration.limits import ensure_concurrency_limits
 from cutover.source.connection import connect
@@ -32,11 +33,16 @@ def table_limit(iceberg_name: str) -> str:
     task_run_name="prepare-{table}",
 )
 def prepare_sync_task(request: SyncRequest, catalog: CatalogConfig, table: str) -> TableSync:
-    """Introspect and map the table, plan its schema evolution and read its watermark (writes nothing)."""
-    with connect(request.source_dsn) as conn:
-        return prepare_requested_sync(
-            conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options)
-        )
+    """Introspect and map the table, plan its schema and partition-spec evolution and read its watermark
+    (writes nothing). The flags (``iceberg-partitioning``) come from the worker's ``CUTOVER_FLAGS_*``."""
+    flags = open_flag_service(FlagSettings())
+    try:
+        with connect(request.source_dsn) as conn:
+            return prepare_requested_sync(
+                conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options), flags
+            )
+    finally:
+        flags.close()
 
 
 @task(

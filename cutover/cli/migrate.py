@@ -93,7 +93,9 @@ def migrate(
 
 
 def run_with_progress(request: MigrationRequest, catalog: CatalogConfig) -> MigrationReport:
-    """Run the full load with one Rich progress bar per table."""
+    """Run the full load with one Rich progress bar per table (``iceberg-partitioning`` read from the flag
+    store ``CUTOVER_FLAGS_*`` names)."""
+    from cutover.flags import FlagSettings, open_flag_service
     from cutover.load.runner import run_migration
 
     with Progress(
@@ -112,4 +114,8 @@ def run_with_progress(request: MigrationRequest, catalog: CatalogConfig) -> Migr
                 bars[step.table] = progress.add_task(step.table, total=step.batches_total, rows=0)
             progress.update(bars[step.table], completed=step.batches_done, rows=step.rows)
 
-        return run_migration(request, catalog, on_progress)
+        flags = open_flag_service(FlagSettings())
+        try:
+            return run_migration(request, catalog, on_progress, flags=flags)
+        finally:
+            flags.close()

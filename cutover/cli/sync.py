@@ -137,6 +137,7 @@ def sync(
     ] = False,
 ) -> None:
     """Incremental sync: changed rows, hard deletes and new columns since the last watermark, merged by key."""
+    from cutover.flags import FlagSettings, open_flag_service
     from cutover.sync import SyncRequest, run_sync
 
     request = SyncRequest(
@@ -155,8 +156,12 @@ def sync(
     catalog = catalog_from(catalog_uri, warehouse)
     validations: list[ValidationReport] = []
     in_snapshot = _validation_in_snapshot(request, catalog, expectations_dir, validations) if validate else None
-    with _progress() as done:
-        report = run_sync(request, catalog, done, in_snapshot)
+    flags = open_flag_service(FlagSettings())  # iceberg-partitioning: the sync evolves a table's spec
+    try:
+        with _progress() as done:
+            report = run_sync(request, catalog, done, in_snapshot, flags=flags)
+    finally:
+        flags.close()
     if report_json is not None:
         report.write_json(report_json)
     print_sync_report(report)

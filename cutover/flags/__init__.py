@@ -28,6 +28,7 @@ from cutover.flags.service import (
     MutableFeatureFlagService,
     WritableFlagStore,
     no_audit,
+    partitions,
     reads_iceberg,
 )
 from cutover.flags.settings import FlagSettings, FlagsProviderName
@@ -59,5 +60,6 @@ __all__ = [
     "open_flag_service",
     "open_flag_store",
     "parse_value",
+    "partitions",
     "reads_iceberg",
 ]

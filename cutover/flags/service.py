@@ -348,6 +348,21 @@ def reads_iceberg(flags: FeatureFlagService, context: str, entity: str | None = 
     return flags.is_enabled(names.FLAG_ICEBERG_ROLL_PERCENTAGE, context, entity)
 
 
+def partitions(flags: FeatureFlagService | None, entity: str) -> bool:
+    """Is ``iceberg-partitioning`` on for ``entity`` (``namespace.table``; scoped wins over global)?
+
+    ``None`` (no flag store given) reads every flag at its default: off. A table whose name cannot be a
+    flag scope (spaces, dots) has only the global flag.
+    """
+    if flags is None:
+        return False
+    try:
+        registry.validate_entity(entity)
+    except InvalidFlagValueError:
+        return flags.is_enabled(names.FLAG_ICEBERG_PARTITIONING)
+    return flags.is_enabled(names.FLAG_ICEBERG_PARTITIONING, entity=entity)
+
+
 def _required(what: str, text: str, flag: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidFlagValueError(f"changing {flag} needs a non-empty {what}", flag=flag)

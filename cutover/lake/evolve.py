@@ -1,4 +1,5 @@
-"""Schema evolution of an Iceberg copy when its PostgreSQL source changed shape (design §5).
+"""Schema evolution of an Iceberg copy when its PostgreSQL source changed shape (design §5), and the
+partition-spec evolution ``iceberg-partitioning`` asks for, applied together in the sync's commit.
 
 Allowed, applied in the sync's own commit: a new source column (added as optional: rows older than it
 have no value), a widening Iceberg can express (int → long, float → double, decimal(p,s) → decimal(p',s)
@@ -11,12 +12,17 @@ an add, and is refused like a drop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pyiceberg.schema import Schema
 from pyiceberg.types import DecimalType, DoubleType, FloatType, IcebergType, IntegerType, LongType, NestedField
 
 from cutover.errors import SchemaEvolutionError
+from cutover.lake.partitioning import evolve_spec
+
+if TYPE_CHECKING:
+    from pyiceberg.partitioning import PartitionSpec
+    from pyiceberg.table import Table, Transaction
 
 DroppedColumns = Literal["refuse", "keep"]
 
@@ -112,3 +118,33 @@ def apply_evolution(update: object, change: SchemaChange) -> None:
         update.update_column(name, field_type=new_type)
     for name in change.relaxed:
         update.make_column_optional(name)
+
+
+def evolved(table: Table, change: SchemaChange, spec: PartitionSpec | None) -> tuple[Schema, PartitionSpec]:
+    """The schema and partition spec after ``change`` and the evolution to ``spec`` (None: the spec stays),
+    with the field ids the commit will assign: computed on a transaction that is never committed, so
+    files can be written for them before the commit."""
+    if change.empty and spec is None:
+        return table.schema(), table.spec()
+    transaction = table.transaction()
+    apply_changes(transaction, change, spec)
+    return transaction.table_metadata.schema(), transaction.table_metadata.spec()
+
+
+def apply_changes(transaction: Transaction, change: SchemaChange, spec: PartitionSpec | None) -> None:
+    """Apply the schema change, then the evolution to partition spec ``spec``, to ``transaction``."""
+    if not change.empty:
+        with transaction.update_schema() as update:
+            apply_evolution(update, change)
+    if spec is not None:
+        metadata = transaction.table_metadata
+        with transaction.update_spec() as update_spec:
+            evolve_spec(update_spec, metadata.spec(), spec, metadata.schema())
+
+
+def describe_spec(spec: PartitionSpec | None) -> list[str]:
+    """The report line of a partition-spec evolution (none when the spec stays)."""
+    if spec is None:
+        return []
+    fields = ", ".join(f.name for f in spec.fields)
+    return [f"partition spec now ({fields}); files written before keep theirs"]

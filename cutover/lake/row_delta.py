@@ -37,9 +37,9 @@ from pyiceberg.manifest import (
     ManifestWriterV2,
 )
 from pyiceberg.schema import Schema
-from pyiceberg.table.snapshots import Operation
+from pyiceberg.table import TableProperties
+from pyiceberg.table.snapshots import Operation, SnapshotSummaryCollector, Summary, update_snapshot_summaries
 from pyiceberg.table.update.snapshot import _OverwriteFiles
-from pyiceberg.typedef import Record
 from pyiceberg.types import LongType, NestedField, StringType
 
 from cutover.errors import CommitConflictError
@@ -127,9 +127,11 @@ def read_file_keys(table: Table, data_file: DataFile, key_fields: dict[int, str]
 
 
 def write_position_deletes(
-    table: Table, data_path: str, positions: npt.NDArray[np.int64], prefix: str, properties: Properties
+    table: Table, target: DataFile, positions: npt.NDArray[np.int64], prefix: str, properties: Properties
 ) -> DataFile:
-    """One position-delete file for one data file (so readers can match it to that file by path)."""
+    """One position-delete file for one data file (so readers can match it to that file by path), in the
+    target's partition and spec (the spec says delete files apply within their partition)."""
+    data_path = str(target.file_path)
     location = f"{table.location().rstrip('/')}/data/{prefix}-{uuid.uuid4().hex[:12]}-deletes.parquet"
     arrow = schema_to_pyarrow(POSITION_DELETE_SCHEMA)
     # The one path as a dictionary column: Parquet stores it dictionary-encoded either way, and this spares
@@ -145,18 +147,19 @@ def write_position_deletes(
     writer = ParquetFormatWriter(table.io.new_output(location), POSITION_DELETE_SCHEMA, properties)
     writer.write(rows)
     statistics = writer.close()
-    return DataFile.from_args(
+    delete_file = DataFile.from_args(
         content=DataFileContent.POSITION_DELETES,
         file_path=location,
         file_format=FileFormat.PARQUET,
-        partition=Record(),
+        partition=target.partition,
         file_size_in_bytes=len(table.io.new_input(location)),
         sort_order_id=None,
-        spec_id=table.spec().spec_id,
         equality_ids=None,
         key_metadata=None,
         **statistics.to_serialized_dict(),
     )
+    delete_file.spec_id = target.spec_id  # from_args drops it (pyiceberg 0.12 keeps it out of the struct)
+    return delete_file
 
 
 class _DeleteManifestWriter(ManifestWriterV2):
@@ -197,18 +200,22 @@ class RowDelta(_OverwriteFiles):
 
     def _manifests(self) -> list[ManifestFile]:
         manifests = super()._manifests()  # runs _existing_manifests: the removed delete entries are known after
-        if not (self._added_delete_files or self._removed_delete_entries):
-            return manifests
-        with self._delete_manifest_writer(self._transaction.table_metadata.spec().spec_id) as writer:
-            for delete_file in self._added_delete_files:
-                writer.add_entry(
-                    ManifestEntry.from_args(
-                        status=ManifestEntryStatus.ADDED, snapshot_id=self._snapshot_id, data_file=delete_file
-                    )
-                )
-            for entry in self._removed_delete_entries:
-                writer.add_entry(_entry(ManifestEntryStatus.DELETED, self._snapshot_id, entry))
-        return [*manifests, writer.to_manifest_file()]
+        by_spec: dict[int, list[ManifestEntry]] = {}  # a manifest holds files of one partition spec
+        current = self._transaction.table_metadata.spec().spec_id
+        for delete_file in self._added_delete_files:
+            entry = ManifestEntry.from_args(
+                status=ManifestEntryStatus.ADDED, snapshot_id=self._snapshot_id, data_file=delete_file
+            )
+            by_spec.setdefault(spec_id_of(delete_file, current), []).append(entry)
+        for removed in self._removed_delete_entries:
+            entry = _entry(ManifestEntryStatus.DELETED, self._snapshot_id, removed)
+            by_spec.setdefault(removed.data_file.spec_id, []).append(entry)
+        for spec_id, entries in sorted(by_spec.items()):
+            with self._delete_manifest_writer(spec_id) as writer:
+                for entry in entries:
+                    writer.add_entry(entry)
+            manifests.append(writer.to_manifest_file())
+        return manifests
 
     def _delete_manifest_writer(self, spec_id: int) -> _DeleteManifestWriter:
         return _DeleteManifestWriter(
@@ -254,14 +261,26 @@ class RowDelta(_OverwriteFiles):
         return super()._deleted_entries() if self._deleted_data_files else []
 
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Any:
-        added, deleted = self._added_data_files, self._deleted_data_files
-        # The summary counts delete files too, added and removed.
-        self._added_data_files = [*added, *self._added_delete_files]
-        self._deleted_data_files = {*deleted, *(e.data_file for e in self._removed_delete_entries)}
-        try:
-            return super()._summary(snapshot_properties or {})
-        finally:
-            self._added_data_files, self._deleted_data_files = added, deleted
+        """pyiceberg's summary, counting delete files too (added and removed), and each file's partition in
+        its own spec (pyiceberg files every added file under the current spec, which an older file's
+        partition does not fit once the spec evolved)."""
+        metadata = self._transaction.table_metadata
+        specs, schema, current = metadata.specs(), metadata.schema(), metadata.spec().spec_id
+        limit = int(
+            metadata.properties.get(
+                TableProperties.WRITE_PARTITION_SUMMARY_LIMIT, TableProperties.WRITE_PARTITION_SUMMARY_LIMIT_DEFAULT
+            )
+        )
+        collector = SnapshotSummaryCollector(partition_summary_limit=limit)
+        for data_file in [*self._added_data_files, *self._added_delete_files]:
+            collector.add_file(data_file, schema, specs[spec_id_of(data_file, current)])
+        for data_file in [*self._deleted_data_files, *(e.data_file for e in self._removed_delete_entries)]:
+            collector.remove_file(data_file, schema, specs[spec_id_of(data_file, current)])
+        parent = metadata.snapshot_by_id(self._parent_snapshot_id) if self._parent_snapshot_id is not None else None
+        return update_snapshot_summaries(
+            Summary(operation=self._operation, **collector.build(), **(snapshot_properties or {})),
+            parent.summary if parent is not None else None,
+        )
 
     def _validate_concurrency(self) -> None:
         """Refuse to land when a concurrent commit removed a data file our deletes point at."""
@@ -279,6 +298,16 @@ class RowDelta(_OverwriteFiles):
         gone = sorted(self._referenced - live)
         if gone:
             raise ValidationException(f"data files changed concurrently: {gone[:3]}")
+
+
+def spec_id_of(data_file: DataFile, default: int) -> int:
+    """The partition spec id of ``data_file``, or ``default`` when it has none: pyiceberg 0.12's
+    ``DataFile.from_args`` drops ``spec_id``, so a file built in memory (by pyiceberg or another writer)
+    has none until it is read back from a manifest."""
+    try:
+        return int(data_file.spec_id)
+    except AttributeError:
+        return default
 
 
 def _entry(status: ManifestEntryStatus, snapshot_id: int | None, entry: ManifestEntry) -> ManifestEntry:

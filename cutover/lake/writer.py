@@ -92,6 +92,15 @@ class DataFileWriter:
         if self._pending_bytes >= self._row_group_bytes:
             self._flush()
 
+    @property
+    def pending_bytes(self) -> int:
+        """Arrow bytes buffered and not yet written."""
+        return self._pending_bytes
+
+    def flush(self) -> None:
+        """Write what is buffered into the open file (as row groups of the table's row-group size)."""
+        self._flush()
+
     def close(self) -> list[DataFile]:
         """Flush and finish the open file; the returned data files are ready to commit."""
         self._flush()

@@ -21,6 +21,7 @@ from pyiceberg.table import Table
 
 from cutover.config import CatalogConfig, LoadMode, TableOptionsFile
 from cutover.errors import CutoverError, TransientError
+from cutover.flags.service import FeatureFlagService, partitions
 from cutover.lake.catalog import open_catalog
 from cutover.lake.commit import CommitResult
 from cutover.load.report import MigrationReport, TableReport
@@ -51,9 +52,15 @@ class MigrationRequest(TableSelection):
 
 
 def prepare_requested_table(
-    conn: psycopg.Connection, catalog: Catalog, request: MigrationRequest, table: str, options: TableOptionsFile
+    conn: psycopg.Connection,
+    catalog: Catalog,
+    request: MigrationRequest,
+    table: str,
+    options: TableOptionsFile,
+    flags: FeatureFlagService | None,
 ) -> TableLoad:
-    """:func:`prepare_table` with the request's settings for one of its tables."""
+    """:func:`prepare_table` with the request's settings for one of its tables (``flags``: whether
+    ``iceberg-partitioning`` is on for it; None reads every flag at its default, off)."""
     return prepare_table(
         conn,
         catalog,
@@ -64,6 +71,7 @@ def prepare_requested_table(
         batch_rows=request.batch_rows,
         parallel=request.parallel,
         options=options.for_table(request.schema_name, table),
+        partitioning=partitions(flags, f"{request.target_namespace}.{table}"),
     )
 
 
@@ -73,6 +81,7 @@ def prepare_requested_tables(
     request: MigrationRequest,
     tables: list[str],
     options: TableOptionsFile,
+    flags: FeatureFlagService | None,
 ) -> list[TableLoad | NotPrepared]:
     """:func:`prepare_requested_table` for each table in turn, a refusal or failure as a value.
 
@@ -82,7 +91,7 @@ def prepare_requested_tables(
     prepared: list[TableLoad | NotPrepared] = []
     for table in tables:
         try:
-            prepared.append(prepare_requested_table(conn, catalog, request, table, options))
+            prepared.append(prepare_requested_table(conn, catalog, request, table, options, flags))
         except TransientError:
             raise
         except CutoverError as exc:
@@ -98,11 +107,13 @@ def run_migration(
     executor: LoadExecutor | None = None,
     run_id: str | None = None,
     in_snapshot: SnapshotHook | None = None,
+    flags: FeatureFlagService | None = None,
 ) -> MigrationReport:
     """Load every selected table under one exported snapshot, ``parallel`` batches at a time.
 
-    Without an ``executor`` the steps run on a :class:`ThreadLoadExecutor`. A table that fails or is
-    refused does not stop the others; its report says why.
+    Without an ``executor`` the steps run on a :class:`ThreadLoadExecutor` reading ``flags`` (for
+    ``iceberg-partitioning``; None: every flag at its default). A table that fails or is refused does not
+    stop the others; its report says why.
 
     Raises:
         ConfigError: bad DSN or an unknown table name.
@@ -113,7 +124,7 @@ def run_migration(
     tables = resolve_tables(request)
     with ExitStack() as stack:
         if executor is None:
-            executor = stack.enter_context(ThreadLoadExecutor(request, catalog_config))
+            executor = stack.enter_context(ThreadLoadExecutor(request, catalog_config, flags))
         snapshot = stack.enter_context(exported_snapshot(request.source_dsn))
         report.source_lsn = snapshot.lsn
         loads: list[tuple[TableReport, TableLoad]] = []
@@ -143,8 +154,11 @@ class ThreadLoadExecutor:
     context manager: leaving it waits for its threads and closes the connection.
     """
 
-    def __init__(self, request: MigrationRequest, catalog_config: CatalogConfig) -> None:
+    def __init__(
+        self, request: MigrationRequest, catalog_config: CatalogConfig, flags: FeatureFlagService | None = None
+    ) -> None:
         self.request = request
+        self.flags = flags
         self.catalog = open_catalog(catalog_config)
         self.options = TableOptionsFile.load(request.table_options)
         self._reads = ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-batch")
@@ -164,7 +178,7 @@ class ThreadLoadExecutor:
         return self._stack.__exit__(kind, exc, tb)  # a lost control connection becomes SourceConnectionError
 
     def prepare(self, tables: list[str]) -> list[TableLoad | NotPrepared]:
-        loads = prepare_requested_tables(self._conn, self.catalog, self.request, tables, self.options)
+        loads = prepare_requested_tables(self._conn, self.catalog, self.request, tables, self.options, self.flags)
         for load in loads:
             if isinstance(load, TableLoad):
                 self._tables[load.iceberg_name] = self.catalog.load_table(load.identifier)

@@ -15,6 +15,7 @@ import psycopg
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.manifest import DataFile
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
@@ -26,8 +27,9 @@ from cutover.lake.checkpoint import plan_properties, read_checkpoint
 from cutover.lake.commit import CommitResult, commit_batches, table_rows
 from cutover.lake.convert import BatchConverter, select_columns
 from cutover.lake.layout import key_sort_order, layout_properties
+from cutover.lake.partitioning import data_writer, partition_spec
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
-from cutover.lake.writer import DataFileWriter, declared_sort_order_id
+from cutover.lake.writer import declared_sort_order_id
 from cutover.source.extract import batch_query, stream_batch
 from cutover.source.introspect import SourceTable, introspect_table
 from cutover.source.planning import Batch, plan_batches
@@ -85,19 +87,25 @@ def prepare_table(
     batch_rows: int | None,
     parallel: int,
     options: TableOptions,
+    partitioning: bool,
 ) -> TableLoad:
     """Introspect, map types (refusing before anything is created), then create/resume/replace the table.
 
     A new table declares the primary key as its sort order and small row groups
-    (:mod:`cutover.lake.layout`).
+    (:mod:`cutover.lake.layout`); with ``partitioning`` (the ``iceberg-partitioning`` flag for the table)
+    it is created with the partition spec of its options. A resumed load keeps the table's spec (the
+    sync evolves a finished table).
 
     Raises:
         UnsupportedTypeError: a column has no faithful mapping; Iceberg is untouched.
+        PartitionSpecError: the configured partition spec does not fit the table (checked whether the flag
+            is on or not, so switching it on later cannot fail); Iceberg is untouched.
         ConfigError: the mode does not fit what exists (e.g. ``create`` over an existing table).
     """
     source = introspect_table(conn, schema, table)
     mappings = map_table(source, options)
     iceberg = iceberg_schema(source, mappings)
+    spec = partition_spec(source.qualified_name, iceberg, options.partition)
     identifier = (namespace, table)
     existing = _load_or_none(catalog, identifier, forget_lost=mode != "create")
 
@@ -118,6 +126,7 @@ def prepare_table(
     created = catalog.create_table(
         identifier,
         schema=iceberg,
+        partition_spec=spec if partitioning else UNPARTITIONED_PARTITION_SPEC,
         sort_order=key_sort_order(iceberg),
         properties={
             **layout_properties(options.row_group_rows),
@@ -193,10 +202,11 @@ def load_batch(dsn: str, load: TableLoad, table: Table, batch: Batch, snapshot_i
     started = time.perf_counter()
     columns = select_columns(load.mappings)
     query = batch_query(load.source.schema, load.source.name, columns, batch, load.source.primary_key)
-    writer = DataFileWriter(
+    writer = data_writer(
         table.io,
-        f"{table.location()}/data",
+        table.location(),
         load.schema,
+        table.spec(),
         table.properties,
         prefix=f"{load.load_id[:12]}-b{batch.index:05d}",
         dictionary_columns=load.source.low_cardinality_columns(),

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from cutover.errors import SchemaEvolutionError, UnsupportedTypeError, UnsupportedValueError
+from cutover.errors import PartitionSpecError, SchemaEvolutionError, UnsupportedTypeError, UnsupportedValueError
 from cutover.lake.commit import CommitResult
 from cutover.load.report import TableReport, TableStatus
 from cutover.load.steps import BatchOutput, TableLoad
@@ -31,8 +31,9 @@ class LoadProgress:
 
 
 def error_status(exc: BaseException) -> Literal["refused", "failed"]:
-    """``refused`` for data or types that cannot be loaded faithfully, ``failed`` for everything else."""
-    refusals = UnsupportedTypeError | UnsupportedValueError | SchemaEvolutionError
+    """``refused`` for data or types that cannot be loaded faithfully (or a partition spec that does not fit
+    the table), ``failed`` for everything else."""
+    refusals = UnsupportedTypeError | UnsupportedValueError | SchemaEvolutionError | PartitionSpecError
     return "refused" if isinstance(exc, refusals) else "failed"
 
 

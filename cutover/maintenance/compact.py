@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 
 from cutover import names
+from cutover.lake.partitioning import data_location
 from cutover.lake.row_delta import LiveFile, live_files
 from cutover.lake.scan import file_streams
 from cutover.lake.writer import DataFileWriter, file_schema
@@ -207,7 +208,7 @@ def _rewrite_group(
     while True:
         writer = DataFileWriter(
             table.io,
-            f"{table.location()}/data",
+            data_location(table.location(), table.specs()[group.spec_id], group.partition, table.schema()),
             table.schema(),
             table.properties,
             prefix=prefix,

@@ -22,6 +22,7 @@ from pyiceberg.catalog import Catalog
 from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.errors import CutoverError, TransientError
 from cutover.execution import run_bounded
+from cutover.flags.service import FeatureFlagService, partitions
 from cutover.lake.catalog import open_catalog
 from cutover.load.tracker import error_status
 from cutover.source.connection import connect
@@ -65,9 +66,15 @@ class SyncRequest(TableSelection):
 
 
 def prepare_requested_sync(
-    conn: psycopg.Connection, catalog: Catalog, request: SyncRequest, table: str, options: TableOptionsFile
+    conn: psycopg.Connection,
+    catalog: Catalog,
+    request: SyncRequest,
+    table: str,
+    options: TableOptionsFile,
+    flags: FeatureFlagService | None,
 ) -> TableSync:
-    """:func:`prepare_sync` with the request's settings for one of its tables."""
+    """:func:`prepare_sync` with the request's settings for one of its tables (``flags``: whether
+    ``iceberg-partitioning`` is on for it; None reads every flag at its default, off)."""
     return prepare_sync(
         conn,
         catalog,
@@ -76,6 +83,7 @@ def prepare_requested_sync(
         namespace=request.target_namespace,
         options=options.for_table(request.schema_name, table),
         default_cursor=request.cursor,
+        partitioning=partitions(flags, f"{request.target_namespace}.{table}"),
     )
 
 
@@ -145,11 +153,13 @@ def run_sync(
     *,
     executor: SyncExecutor | None = None,
     run_id: str | None = None,
+    flags: FeatureFlagService | None = None,
 ) -> SyncReport:
     """Sync every selected table from one exported snapshot, ``parallel`` tables at a time.
 
     Every table is prepared before the snapshot is exported (a delete log must predate it). Without an
-    ``executor`` the steps run on a :class:`ThreadSyncExecutor`. ``snapshot_hook(snapshot, report)``
+    ``executor`` the steps run on a :class:`ThreadSyncExecutor` reading ``flags`` (for
+    ``iceberg-partitioning``; None: every flag at its default). ``snapshot_hook(snapshot, report)``
     runs inside the snapshot after the commits. A table that fails or is refused does not stop the
     others; its report says why.
     """
@@ -158,7 +168,7 @@ def run_sync(
     tables = resolve_tables(request)
     with ExitStack() as stack:
         if executor is None:
-            executor = stack.enter_context(ThreadSyncExecutor(request, catalog_config))
+            executor = stack.enter_context(ThreadSyncExecutor(request, catalog_config, flags))
         plans: list[TableSync] = []
         for name in tables:
             try:
@@ -188,8 +198,11 @@ def run_sync(
 class ThreadSyncExecutor:
     """Tables on ``parallel`` threads; plans over one shared control connection. A context manager."""
 
-    def __init__(self, request: SyncRequest, catalog_config: CatalogConfig) -> None:
+    def __init__(
+        self, request: SyncRequest, catalog_config: CatalogConfig, flags: FeatureFlagService | None = None
+    ) -> None:
         self.request = request
+        self.flags = flags
         self.catalog = open_catalog(catalog_config)
         self.options = TableOptionsFile.load(request.table_options)
         self._pool = ThreadPoolExecutor(max_workers=request.parallel, thread_name_prefix="cutover-sync")
@@ -206,7 +219,7 @@ class ThreadSyncExecutor:
         return self._stack.__exit__(kind, exc, tb)  # a lost control connection becomes SourceConnectionError
 
     def prepare(self, table: str) -> TableSync:
-        return prepare_requested_sync(self._conn, self.catalog, self.request, table, self.options)
+        return prepare_requested_sync(self._conn, self.catalog, self.request, table, self.options, self.flags)
 
     def sync_table(self, plan: TableSync, snapshot: SourceSnapshot) -> Future[TableSyncReport]:
         return self._pool.submit(sync_one, self.request.source_dsn, self.catalog, plan, snapshot)

@@ -26,6 +26,7 @@ from psycopg import sql
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.manifest import DataFile
+from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
@@ -35,7 +36,8 @@ from cutover.errors import CommitConflictError, ConfigError, SourceSchemaError
 from cutover.hashing import KeyIdentity, duck_connection, isin_sorted
 from cutover.lake.checkpoint import read_checkpoint
 from cutover.lake.convert import BatchConverter, select_columns
-from cutover.lake.evolve import SchemaChange, apply_evolution, plan_evolution
+from cutover.lake.evolve import SchemaChange, apply_changes, describe_spec, evolved, plan_evolution
+from cutover.lake.partitioning import FileWriter, data_writer, partition_spec, same_fields
 from cutover.lake.row_delta import (
     LiveFile,
     commit_row_delta,
@@ -47,7 +49,7 @@ from cutover.lake.row_delta import (
 from cutover.lake.state import carried_state
 from cutover.lake.types import ColumnMapping, iceberg_schema, map_table
 from cutover.lake.watermark import read_watermark
-from cutover.lake.writer import DataFileWriter, declared_sort_order_id, file_schema
+from cutover.lake.writer import declared_sort_order_id, file_schema
 from cutover.source.changes import ChangeWindow, change_window, changes_query, next_watermark, resolve_cursor
 from cutover.source.connection import connect
 from cutover.source.delete_log import (
@@ -86,6 +88,9 @@ class TableSync:
     lag_seconds: float
     previous: Watermark
     delete_log: DeleteLogChoice
+    spec_change: PartitionSpec | None = None
+    """The partition spec to evolve the table to (``iceberg-partitioning`` on and the configured spec not
+    the table's); None keeps the table's spec."""
 
     @property
     def iceberg_name(self) -> str:
@@ -107,6 +112,8 @@ class StagedSync:
     plan: TableSync
     schema: Schema
     """The (evolved) Iceberg schema the files were written with."""
+    spec: PartitionSpec
+    """The (evolved) partition spec new data files were written in."""
     watermark: Watermark
     data_files: list[DataFile] = field(default_factory=list)
     delete_files: list[tuple[DataFile, str]] = field(default_factory=list)
@@ -127,6 +134,7 @@ class StagedSync:
         return (
             not (self.data_files or self.delete_files or self.removed_files or self.removed_delete_files)
             and self.plan.change.empty
+            and self.plan.spec_change is None
             and self.watermark.delete_log == self.plan.previous.delete_log
         )
 
@@ -147,9 +155,11 @@ def prepare_sync(
     namespace: str,
     options: TableOptions,
     default_cursor: str | None,
+    partitioning: bool,
 ) -> TableSync:
-    """Introspect, map types, plan the schema evolution, read the watermark and choose how deletes are
-    found (creating the table's delete log when the source allows it); nothing is written to Iceberg.
+    """Introspect, map types, plan the schema evolution (and with ``partitioning``, the evolution to the
+    configured partition spec), read the watermark and choose how deletes are found (creating the
+    table's delete log when the source allows it); nothing is written to Iceberg.
 
     Run it before the sync's snapshot is exported: a delete log created after it would miss the deletes
     committed in between.
@@ -158,6 +168,8 @@ def prepare_sync(
         ConfigError: the Iceberg table is missing, not loaded by cutover, or its load is incomplete;
             a bad cursor column.
         UnsupportedTypeError, SchemaEvolutionError: the source changed in a way Iceberg cannot follow.
+        PartitionSpecError: the configured partition spec does not fit the table (checked whether the flag
+            is on or not).
         SourceSchemaError: the table has no primary key (the sync merges by key).
     """
     source = introspect_table(conn, schema, table)
@@ -189,15 +201,19 @@ def prepare_sync(
     change = plan_evolution(
         source.qualified_name, iceberg_schema(source, mappings), iceberg.schema(), options.sync.dropped_columns
     )
-    wanted = options.sync.cursor
-    if wanted is None and not options.sync.xmin_only and default_cursor in {c.name for c in source.columns}:
-        wanted = default_cursor
-    cursor = resolve_cursor(source, wanted)
+    wanted = partition_spec(source.qualified_name, evolved(iceberg, change, None)[0], options.partition)
+    spec_change = wanted if partitioning and options.partition and not same_fields(iceberg.spec(), wanted) else None
+    cursor_name = options.sync.cursor
+    if cursor_name is None and not options.sync.xmin_only and default_cursor in {c.name for c in source.columns}:
+        cursor_name = default_cursor
+    cursor = resolve_cursor(source, cursor_name)
     if options.sync.deletes == "key-sets":
         deletes = DeleteLogChoice(None, False, "key sets (configured)")
     else:
         deletes = choose_delete_log(conn, source, namespace, previous.delete_log)
-    return TableSync(source, mappings, identifier, change, cursor, options.sync.cursor_lag_seconds, previous, deletes)
+    return TableSync(
+        source, mappings, identifier, change, cursor, options.sync.cursor_lag_seconds, previous, deletes, spec_change
+    )
 
 
 def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnapshot) -> StagedSync:
@@ -211,13 +227,13 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
     """
     started = time.perf_counter()
     table = catalog.load_table(plan.identifier)
-    schema = _evolved_schema(table, plan.change)
+    schema, spec = evolved(table, plan.change, plan.spec_change)
     window = change_window(plan.previous, plan.cursor, plan.cursor_type, plan.lag_seconds)
     identity = KeyIdentity(plan.mappings, plan.source.primary_key)
     with imported_snapshot(dsn, snapshot.snapshot_id) as conn:
         rewrite = bool(plan.change.added) and _added_columns_hold_values(conn, plan, window, snapshot)
         watermark = next_watermark(conn, plan.source, window, plan.cursor_type, snapshot, plan.lag_seconds)
-        staged = StagedSync(plan, schema, replace(watermark, delete_log=plan.delete_log.name))
+        staged = StagedSync(plan, schema, spec, replace(watermark, delete_log=plan.delete_log.name))
         staged.deletes_found_by = plan.delete_log.reason
         sync_id = uuid.uuid4().hex[:12]
         duck = duck_connection() if identity.needs_duckdb else None
@@ -233,7 +249,7 @@ def stage_sync(dsn: str, catalog: Catalog, plan: TableSync, snapshot: SourceSnap
             iceberg.start()
             if not rewrite:
                 summary = pool.submit(_source_summary, dsn, snapshot.snapshot_id, plan.source, identity)
-        writer: DataFileWriter | None = None
+        writer: FileWriter | None = None
         try:
             # A quiet night reads no Iceberg file: the keys are read once the log or a changed row needs them.
             changed, writer = _write_changed_rows(
@@ -281,12 +297,12 @@ def commit_sync(catalog: Catalog, staged: StagedSync, snapshot: SourceSnapshot) 
         return report
     table = catalog.load_table(plan.identifier)
     transaction = table.transaction()
-    if not plan.change.empty:
-        with transaction.update_schema() as update:
-            apply_evolution(update, plan.change)
-    if transaction.table_metadata.schema() != staged.schema:
+    apply_changes(transaction, plan.change, plan.spec_change)
+    if transaction.table_metadata.schema() != staged.schema or transaction.table_metadata.spec() != staged.spec:
         staged.discard(catalog)
-        raise CommitConflictError(f"{plan.iceberg_name}: the Iceberg schema changed while the sync was staged")
+        raise CommitConflictError(
+            f"{plan.iceberg_name}: the Iceberg schema or partition spec changed while the sync was staged"
+        )
     current = transaction.table_metadata.current_snapshot()
     properties = {
         # The load's checkpoint travels with every commit, so expiring the load's snapshots loses nothing.
@@ -327,20 +343,10 @@ def _report(staged: StagedSync) -> TableSyncReport:
         rows_replaced=staged.rows_replaced,
         keys_compared=staged.keys_compared,
         deletes_found_by=staged.deletes_found_by,
-        schema_changes=plan.change.describe(),
+        schema_changes=plan.change.describe() + describe_spec(plan.spec_change),
         watermark=staged.watermark.lower if plan.cursor else f"xmin {staged.watermark.xmin}",
         seconds=staged.seconds,
     )
-
-
-def _evolved_schema(table: Table, change: SchemaChange) -> Schema:
-    """The schema after ``change``, with the field ids the commit will assign (computed, not committed)."""
-    if change.empty:
-        return table.schema()
-    transaction = table.transaction()
-    with transaction.update_schema() as update:
-        apply_evolution(update, change)
-    return transaction.table_metadata.schema()
 
 
 def _added_columns_hold_values(
@@ -372,14 +378,15 @@ def _write_changed_rows(
     rewrite: bool,
     duck: duckdb.DuckDBPyConnection | None,
     on_first_rows: Callable[[], None],
-) -> tuple[npt.NDArray[np.int64], DataFileWriter]:
+) -> tuple[npt.NDArray[np.int64], FileWriter]:
     """Stream the changed rows into data files (calling ``on_first_rows`` when rows arrive); returns their
     sorted key ids and the writer, still to be closed (closing encodes the last row group, which can run
     alongside the position deletes)."""
-    writer = DataFileWriter(
+    writer = data_writer(
         table.io,
-        f"{table.location()}/data",
+        table.location(),
         schema,
+        staged.spec,
         table.properties,
         prefix=f"sync-{sync_id}",
         dictionary_columns=plan.source.low_cardinality_columns(),
@@ -563,7 +570,7 @@ def _remove_keys(
             positions = np.concatenate([positions, live.deleted[live.deleted < len(ids)]])  # disjoint: hit is alive
             staged.removed_delete_files += live.delete_files
         delete_file = write_position_deletes(
-            table, live.path, positions.astype(np.int64), f"sync-{sync_id}", properties
+            table, live.data_file, positions.astype(np.int64), f"sync-{sync_id}", properties
         )
         written.append((delete_file, live.path))
     return written

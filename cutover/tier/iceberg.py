@@ -4,7 +4,8 @@ A read resolves the snapshot (current, or ``as_of``), takes its cached plan (:mo
 prunes files by partition and column bounds with pyiceberg's evaluators, and reads the remaining files'
 matching row groups through :class:`cutover.tier.reader.FileReader`. Table metadata is cached for
 ``metadata_ttl`` seconds, so a read costs no catalog round trip; a commit becomes visible within that
-time. Plans (per snapshot) and footers (per data file) never go stale: both are immutable.
+time. Plans (per snapshot), footers (per data file) and the decoded row groups small reads keep (within
+``row_group_cache_bytes``) never go stale: all are immutable.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pyiceberg.types import DateType, DecimalType, TimestampType, TimestamptzTyp
 
 from cutover.tier import query as q
 from cutover.tier.errors import IcebergReadError, InvalidReadError, SnapshotNotFoundError
-from cutover.tier.files import FooterCache
+from cutover.tier.files import ROW_GROUP_CACHE_BYTES_DEFAULT, FooterCache, RowGroupCache
 from cutover.tier.normalize import arrow_rows
 from cutover.tier.plan import PlanCache
 from cutover.tier.reader import LATE_MATERIALIZATION_ROW_GROUPS, FileReader
@@ -49,7 +50,8 @@ class IcebergBackend:
     """Reads entities from their Iceberg tables in ``catalog``.
 
     ``late_row_groups``: above this many candidate row groups, filter and order columns are decoded
-    first (see :mod:`cutover.tier.reader`).
+    first (see :mod:`cutover.tier.reader`). ``row_group_cache_bytes``: Arrow bytes of decoded row groups
+    small reads keep (:class:`cutover.tier.files.RowGroupCache`; 0 keeps none).
 
     Every failure below the query itself (catalog unreachable, table dropped, metadata or data file
     missing, a corrupt file) becomes :class:`IcebergReadError` with the cause chained: that is the
@@ -62,8 +64,10 @@ class IcebergBackend:
         *,
         metadata_ttl: float = METADATA_TTL_SECONDS_DEFAULT,
         late_row_groups: int = LATE_MATERIALIZATION_ROW_GROUPS,
+        row_group_cache_bytes: int = ROW_GROUP_CACHE_BYTES_DEFAULT,
     ) -> None:
         self._catalog = catalog
+        self._row_groups = RowGroupCache(row_group_cache_bytes) if row_group_cache_bytes > 0 else None
         self._ttl = metadata_ttl
         self._late_row_groups = late_row_groups
         self._tables: dict[str, tuple[float, Table]] = {}
@@ -76,7 +80,7 @@ class IcebergBackend:
         if self._footers is None:
             with self._lock:
                 if self._footers is None:
-                    self._footers = FooterCache(table.io)
+                    self._footers = FooterCache(table.io, row_groups=self._row_groups)
         return FileReader(self._footers, self._pool, self._late_row_groups)
 
     def close(self) -> None:

@@ -8,8 +8,14 @@ The path every Iceberg read of the tier takes (:class:`cutover.tier.iceberg.Iceb
 3. **Filter columns first**: when more than :data:`LATE_MATERIALIZATION_ROW_GROUPS` groups remain, only the
    filter and ordering columns are decoded, deletes and filters applied, the top-N chosen; the other
    columns are then decoded only for the row groups that still hold a wanted row.
-4. **Order and limit**: Arrow's ``select_k`` (no full sort) for a top-N without NULLs in its keys, a
+4. **Top-N by statistics**: a read with an order and a limit takes the row groups best first by their
+   statistics of the first ordering column and stops once no other group can hold a wanted row
+   (:mod:`cutover.tier.topn`).
+5. **Order and limit**: Arrow's ``select_k`` (no full sort) for a top-N without NULLs in its keys, a
    stable sort otherwise; NULLs last in both directions, as PostgreSQL's ``NULLS LAST``.
+
+Small reads (key lookups, key ranges) keep the row groups they decode in the backend's bounded
+:class:`cutover.tier.files.RowGroupCache`.
 
 Every value comes out of pyarrow in the table's Iceberg types (no DuckDB detour that would turn a uuid
 into text), so both backends hand back the same Python values.
@@ -28,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cutover.tier import query as q
+from cutover.tier import topn
 from cutover.tier.files import FileFooter, FooterCache
 
 if TYPE_CHECKING:
@@ -96,20 +103,69 @@ class FileReader:
         wanted = first if late else list(dict.fromkeys([*first, *columns]))
         threads = row_groups >= THREADED_ROW_GROUPS
 
-        def one(item: tuple[FileScanTask, FileFooter, list[int]]) -> _Part:
-            task, footer, groups = item
-            return self._part(plan, task, footer, groups, schema, wanted, query.filters, threads=threads)
-
-        parts = (
-            list(self._pool.map(one, chosen)) if self._pool is not None and len(chosen) > 1 else list(map(one, chosen))
-        )
-        parts = [p for p in parts if p.data.num_rows]
+        parts = None
+        if late and query.order_by and query.limit is not None:
+            parts = self._top_n_parts(plan, chosen, schema, query, wanted, threads=threads)
+        if parts is None:
+            parts = self._parts(plan, chosen, schema, wanted, query.filters, threads=threads)
         if not parts:
             return schema.select(*columns).as_arrow().empty_table()
         if not late:
             result = pa.concat_tables([p.data for p in parts], promote_options="permissive")
             return order_and_limit(result, query).select(list(columns))
         return self._materialize(parts, schema, query, columns)
+
+    def _parts(
+        self,
+        plan: SnapshotPlan,
+        chosen: list[tuple[FileScanTask, FileFooter, list[int]]],
+        schema: Schema,
+        columns: list[str],
+        filters: tuple[q.Filter, ...],
+        *,
+        threads: bool,
+    ) -> list[_Part]:
+        """The rows of ``chosen`` row groups that survive deletes and filters (files on the pool)."""
+
+        def one(item: tuple[FileScanTask, FileFooter, list[int]]) -> _Part:
+            task, footer, groups = item
+            return self._part(plan, task, footer, groups, schema, columns, filters, threads=threads)
+
+        parts = (
+            list(self._pool.map(one, chosen)) if self._pool is not None and len(chosen) > 1 else list(map(one, chosen))
+        )
+        return [p for p in parts if p.data.num_rows]
+
+    def _top_n_parts(
+        self,
+        plan: SnapshotPlan,
+        chosen: list[tuple[FileScanTask, FileFooter, list[int]]],
+        schema: Schema,
+        query: q.ReadQuery,
+        columns: list[str],
+        *,
+        threads: bool,
+    ) -> list[_Part] | None:
+        """Like :meth:`_parts`, but only the row groups that can hold the first ``limit`` rows, read best
+        first by their statistics (:mod:`cutover.tier.topn`); None when statistics cannot order them."""
+        key, limit = query.order_by[0], query.limit
+        candidates = topn.best_first(chosen, schema, key)
+        if candidates is None or limit is None:
+            return None
+        parts: list[_Part] = []
+        start, size, bound = 0, topn.FIRST_ROW_GROUPS, None
+        while start < len(candidates):
+            if bound is not None and topn.cannot_contribute(candidates[start], bound, key.descending):
+                break  # candidates are best first: none after this one can contribute either
+            batch = candidates[start : start + size]
+            start, size = start + size, size * 2
+            by_file: dict[str, tuple[FileScanTask, FileFooter, list[int]]] = {}
+            for c in batch:
+                by_file.setdefault(c.footer.path, (c.task, c.footer, []))[2].append(c.group)
+            items = [(task, footer, sorted(groups)) for task, footer, groups in by_file.values()]
+            parts += self._parts(plan, items, schema, columns, query.filters, threads=threads)
+            bound = topn.threshold([p.data for p in parts], key, limit)
+        return parts
 
     def _part(
         self,

@@ -28,6 +28,7 @@ from cutover.errors import CutoverError, SourceSchemaError
 from cutover.flags import FeatureFlagService, FlagSettings, open_flag_service
 from cutover.flags.registry import validate_entity
 from cutover.tier.errors import IcebergReadError, InvalidReadError, TimeTravelDisabledError
+from cutover.tier.files import ROW_GROUP_CACHE_BYTES_DEFAULT
 from cutover.tier.iceberg import METADATA_TTL_SECONDS_DEFAULT, IcebergBackend
 from cutover.tier.normalize import Comparison, compare_rows
 from cutover.tier.postgres import POOL_MAX_SIZE_DEFAULT, PostgresBackend
@@ -55,6 +56,8 @@ class TierSettings(BaseSettings):
     """Comparisons waiting at most; beyond it samples are dropped (counted), never queued on the request path."""
     pool_max_size: int = Field(default=POOL_MAX_SIZE_DEFAULT, ge=1)
     metadata_ttl_seconds: float = Field(default=METADATA_TTL_SECONDS_DEFAULT, ge=0)
+    row_group_cache_mb: int = Field(default=ROW_GROUP_CACHE_BYTES_DEFAULT // (1024 * 1024), ge=0)
+    """Decoded row groups key reads keep, in MiB of Arrow (0: none); the bound on the tier's data cache."""
     flush_seconds: float = Field(default=FLUSH_SECONDS_DEFAULT, gt=0)
 
 
@@ -331,7 +334,11 @@ def open_data_tier(
     sink = ControlStore(settings.control()).record_tier_observation if record_observations else None
     return DataTier(
         PostgresBackend(dsn, max_size=tuning.pool_max_size),
-        IcebergBackend(open_catalog(settings.catalog()), metadata_ttl=tuning.metadata_ttl_seconds),
+        IcebergBackend(
+            open_catalog(settings.catalog()),
+            metadata_ttl=tuning.metadata_ttl_seconds,
+            row_group_cache_bytes=tuning.row_group_cache_mb * 1024 * 1024,
+        ),
         Router(
             flags or open_flag_service(flag_settings),
             ttl=tuning.flag_ttl_seconds,

@@ -87,7 +87,7 @@ def test_a_delete_committed_after_the_snapshot_is_left_for_the_next_sync(
     request = SyncRequest(source_dsn=source_dsn, tables=["orders"], namespace="lake", cursor="updated_at")
     catalog = open_catalog(logged)
     source.execute("delete from orders where id = 1")
-    plan = prepare_requested_sync(source, catalog, request, "orders", TableOptionsFile())
+    plan = prepare_requested_sync(source, catalog, request, "orders", TableOptionsFile(), None)
     with exported_snapshot(source_dsn) as snapshot:
         source.execute("delete from orders where id = 2")  # after the snapshot
         commit_sync(catalog, stage_sync(source_dsn, catalog, plan, snapshot), snapshot)

@@ -81,3 +81,20 @@ def test_compare_rows_is_order_insensitive_and_typed() -> None:
     drifted = compare_rows(a, [{"id": 1, "v": 1.5}, {"id": 2, "v": Decimal("2")}])
     assert (drifted.equal, drifted.only_left, drifted.only_right) == (False, 1, 1)
     assert not compare_rows(a, a[:1]).equal
+
+
+def test_uuids_from_arrow_are_the_uuids_uuid_builds() -> None:
+    import pickle
+
+    import pyarrow as pa
+
+    from cutover.tier.normalize import uuids
+
+    values = [uuid.uuid4(), None, uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), None]
+    storage = pa.array([v.bytes if v else None for v in values], pa.binary(16))
+    for start in (0, 1, 2):
+        built = uuids(storage.slice(start))
+        assert built == values[start:] and [type(v) for v in built] == [type(v) for v in values[start:]]
+    first = uuids(storage)[0]
+    assert first is not None and str(first) == str(values[0]) and hash(first) == hash(values[0])
+    assert pickle.loads(pickle.dumps(first)) == values[0] and first.is_safe == uuid.SafeUUID.unknown
