@@ -105,15 +105,28 @@ class Progress:
         update_progress_artifact(self._id, 100.0)
 
 
+class JobFailedError(CutoverError):
+    """A job that ran to its end but left some table not done; carries the run's JSON report, so a
+    caller running the flow in-process (the CLI on a cluster) can still show every table's outcome."""
+
+    def __init__(self, message: str, report: dict[str, object]) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.report)
+
+
 def finish_job(
     report: RunReport[Any], validation: ValidationReport | None, *, verb: str, past: str
 ) -> dict[str, object]:
     """The flow's return value, or a failure (after the reports are written) naming every table that
     did not ``verb``, or that ``past`` but did not validate."""
+    result = report.to_json() | ({"validation": validation.to_json()} if validation else {})
     failed = report.not_ok()
     if failed:
-        raise CutoverError(f"{len(failed)} table(s) did not {verb}: {', '.join(failed)}")
+        raise JobFailedError(f"{len(failed)} table(s) did not {verb}: {', '.join(failed)}", result)
     if validation is not None and not validation.ok:
         invalid = [t.source_table for t in validation.tables if not t.passed]
-        raise CutoverError(f"{past}, but {len(invalid)} table(s) did not validate: {', '.join(invalid)}")
-    return report.to_json() | ({"validation": validation.to_json()} if validation else {})
+        raise JobFailedError(f"{past}, but {len(invalid)} table(s) did not validate: {', '.join(invalid)}", result)
+    return result

@@ -29,28 +29,42 @@ group's catalog and manifest reads stay small beside its hashing."""
 
 
 class DaskFileSpread:
-    """The Iceberg side's files hashed by the Dask cluster this task runs on (tasks launching tasks)."""
+    """The Iceberg side's files hashed by the Dask cluster this task runs on (tasks launching tasks).
 
-    def __init__(self, catalog: CatalogConfig, threads: int) -> None:
-        self.catalog, self.parts = catalog, max(1, GROUPS_PER_THREAD * threads)
+    Built in the task's thread on a worker; :meth:`map` may be called from any thread (the parity asks
+    while its source aggregate runs), through the worker's own client.
+    """
+
+    def __init__(self, catalog: CatalogConfig, client: Any) -> None:
+        self.catalog, self._client = catalog, client
+        self.parts = max(1, GROUPS_PER_THREAD * sum(client.nthreads().values()))
 
     def map(self, fn: Callable[[FileGroup], BucketPart], groups: list[FileGroup]) -> list[BucketPart]:
-        from distributed import worker_client
-
-        with worker_client() as client:  # leaves the worker's thread pool while it waits
-            return list(client.gather(client.map(fn, groups, pure=False)))
+        return list(self._client.gather(self._client.map(fn, groups, pure=False)))
 
 
 def cluster_spread(catalog: CatalogConfig) -> DaskFileSpread | None:
     """A spread over the cluster when this task runs on a Dask worker, else None (hash in-process)."""
     try:
-        from distributed import get_client, get_worker
+        from distributed import get_worker
 
-        get_worker()
+        worker = get_worker()
     except (ImportError, ValueError):
         return None
-    threads = sum(get_client().nthreads().values())
-    return DaskFileSpread(catalog, threads)
+    return DaskFileSpread(catalog, worker.client)
+
+
+def _validate(request: ValidationRequest, catalog: CatalogConfig, table: str, snapshot_id: str) -> TableValidation:
+    spread = cluster_spread(catalog)
+    if spread is None:
+        return validate_table(request, open_catalog(catalog), table, snapshot_id)
+    from distributed import rejoin, secede
+
+    secede()  # give the worker's thread to the file groups while this task waits on them (no deadlock)
+    try:
+        return validate_table(request, open_catalog(catalog), table, snapshot_id, spread=spread)
+    finally:
+        rejoin()
 
 
 @task(
@@ -65,9 +79,7 @@ def validate_table_task(
 ) -> TableValidation:
     """Parity + expectations of one table inside the run's snapshot; holds a source-read slot."""
     with concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True):
-        return validate_table(
-            source.bind(request), open_catalog(catalog), table, snapshot_id, spread=cluster_spread(catalog)
-        )
+        return _validate(source.bind(request), catalog, table, snapshot_id)
 
 
 @task(cache_policy=NO_CACHE)

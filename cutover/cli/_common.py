@@ -53,3 +53,12 @@ TableOptionsPath = Annotated[
     Path | None, typer.Option(envvar="CUTOVER_TABLE_OPTIONS", help="JSON file of per-column opt-ins.")
 ]
 ReportJson = Annotated[Path | None, typer.Option(envvar="CUTOVER_REPORT_JSON", help="Write the JSON report here.")]
+DaskAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        envvar="CUTOVER_DASK_ADDRESS",
+        help="Run the command's Prefect flow with its steps on the Dask scheduler at tcp://HOST:PORT "
+        "(workers report to PREFECT_API_URL).",
+    ),
+]
