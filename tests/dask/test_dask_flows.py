@@ -132,6 +132,7 @@ def test_a_worker_killed_mid_batch_is_retried_elsewhere_and_the_table_is_exact(
         insert into big select g, repeat('x', 60) from generate_series(1, {rows}) g; analyze big
     """)
     killed: list[str] = []
+    killed_keys: list[str] = []
 
     def kill_a_busy_worker() -> None:
         database = source.info.dbname
@@ -146,6 +147,7 @@ def test_a_worker_killed_mid_batch_is_retried_elsewhere_and_the_table_is_exact(
                 ).fetchone()
                 busy = [w for w, keys in client.processing().items() if keys]
                 if reading and reading[0] and busy:
+                    killed_keys.extend(client.processing()[busy[0]])
                     os.kill(pids[busy[0]], signal.SIGKILL)  # the worker process, mid-batch
                     killed.append(busy[0])
                 time.sleep(0.02)
@@ -154,9 +156,19 @@ def test_a_worker_killed_mid_batch_is_retried_elsewhere_and_the_table_is_exact(
     killer.start()
     request = MigrationRequest(source_dsn=source_dsn, namespace="lake", batch_rows=40_000, parallel=2)
     try:
-        result = migrate_flow(request, catalog_config, cluster=ClusterConfig(address=dask_cluster.scheduler_address))
+        state = migrate_flow(
+            request, catalog_config, cluster=ClusterConfig(address=dask_cluster.scheduler_address), return_state=True
+        )
     finally:
         killer.join()
+    result = state.result()
+    with Client(dask_cluster) as client:
+        story = client.story(*killed_keys)
+    events = [tuple(e) for e in story]
+    started = [e for e in events if e[0] == "scheduler" and e[2:4] == ("waiting", "processing")]
+    finished_on = {e[0] for e in events if e[0] != "scheduler" and e[2:4] == ("executing", "memory")}
+    assert len(started) >= 2, events  # the killed batch was scheduled again...
+    assert finished_on and killed[0] not in finished_on, events  # ...and finished on another worker
     assert killed, "no worker was seen mid-batch"
     assert result["ok"] is True
     data = read_iceberg(catalog_config, "big")
