@@ -75,7 +75,11 @@ class SpreadValidation(ThreadValidationExecutor):
     ],
 )
 def test_a_spread_iceberg_side_gives_the_same_verdicts_as_the_local_one(
-    source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig, ddl: str, monkeypatch: pytest.MonkeyPatch
+    source: psycopg.Connection,
+    source_dsn: str,
+    catalog_config: CatalogConfig,
+    ddl: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source.execute(ddl + "; insert into t select g, 'v' || g, g / 3.0 from generate_series(1, 30000) g; analyze t")
     assert migrate(source_dsn, catalog_config, ["t"], batch_rows=4_000).ok
