@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -59,10 +59,13 @@ def as_future(submitted: PrefectFuture[T]) -> Future[T]:
 def _lost_worker(exc: BaseException) -> WorkerLostError | None:
     """A task run that Dask gave up on (its workers died, or the cluster went away) as a transient
     cutover error: the library's loops then fail that table and go on, like any lost connection."""
-    module = type(exc).__module__ or ""
-    if not module.startswith("distributed") and not isinstance(exc, CancelledError):
+    if not (type(exc).__module__ or "").startswith("distributed"):
         return None
-    return WorkerLostError(f"the Dask cluster lost this step ({type(exc).__name__}: {exc}); resume the run")
+    try:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+    except Exception:  # a Dask exception whose str() needs scheduler objects that did not travel
+        detail = ""
+    return WorkerLostError(f"the Dask cluster lost this step ({type(exc).__name__} {detail}); resume the run")
 
 
 class Submit(Protocol):

@@ -81,6 +81,8 @@ def test_tables_loaded_through_dask_equal_the_thread_runners(
 def test_sync_and_validation_run_on_the_cluster_and_name_a_difference(
     prefect_api: str, source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig, dask_cluster: Any
 ) -> None:
+    from cutover.maintenance import MaintenanceRequest
+    from flows.maintain import maintain
     from flows.sync import sync
     from flows.validate import validate
 
@@ -117,6 +119,11 @@ def test_sync_and_validation_run_on_the_cluster_and_name_a_difference(
     (checked,) = report["tables"]
     assert (checked["extra_total"], checked["missing_total"], checked["changed_total"]) == (1, 0, 0)
     assert checked["differences"] == [{"kind": "extra", "key": {"id": "4242"}, "columns": []}]
+
+    before = _executed(dask_cluster)
+    planned = maintain(MaintenanceRequest(namespace="lake", dry_run=True), catalog_config, cluster=cluster)
+    assert planned["ok"] is True and [t["status"] for t in planned["tables"]] == ["planned"]  # type: ignore[attr-defined]
+    assert sum(_ran_on_workers(before, _executed(dask_cluster))) == 1
 
 
 def test_a_worker_killed_mid_batch_is_retried_elsewhere_and_the_table_is_exact(

@@ -135,3 +135,21 @@ def test_cli_with_an_unreachable_scheduler_exits_1_with_one_line(
     assert len(lines) == 1 and lines[0].startswith(f"error: the Dask scheduler at {address} is unreachable"), lines
     assert "Traceback" not in done.stderr and "start it or fix --dask-address" in done.stderr
     assert not open_catalog(catalog_config).list_namespaces()  # nothing was started
+
+
+def test_a_step_dask_gave_up_on_reaches_the_loops_as_a_transient_error() -> None:
+    from distributed.scheduler import KilledWorker
+
+    from cutover.orchestration.cluster import WorkerLostError
+    from tasks.common import as_future
+
+    class Gone:
+        def add_done_callback(self, fn: Callable[[object], None]) -> None:
+            fn(self)
+
+        def result(self) -> object:
+            raise KilledWorker("load_batch_task-1", "tcp://10.0.0.9:40000", 3)  # str() of it fails here
+
+    with pytest.raises(WorkerLostError, match="the Dask cluster lost this step .*KilledWorker") as raised:
+        as_future(Gone()).result()  # type: ignore[arg-type]
+    assert isinstance(raised.value, TransientError)
