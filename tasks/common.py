@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from prefect import Task
@@ -90,7 +90,7 @@ class SourceRef:
     """How a task reaches the source: the DSN itself (in-process runs), or the name of the block that
     holds it, read by whichever worker runs the task (so no password travels to a cluster)."""
 
-    dsn: str = ""
+    dsn: str = field(default="", repr=False)  # never in a log line or a task run's repr
     block: str = ""
 
     def resolve(self) -> str:

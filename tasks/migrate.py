@@ -7,11 +7,13 @@ hand back file metadata. Commits run in the flow process, one committer per tabl
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from pyiceberg.table import Table
 
 from cutover.config import CatalogConfig, TableOptionsFile
 from cutover.lake.catalog import open_catalog
@@ -59,8 +61,16 @@ def load_batch_task(
     reads the same ``snapshot_id`` (never a newer one); once the run's snapshot is gone it fails with
     :class:`~cutover.errors.SnapshotGoneError`.
     """
-    table = open_catalog(catalog).load_table(load.identifier)
+    table = _write_target(catalog.model_dump_json(), load.identifier, load.load_id)
     return load_batch(source.resolve(), load, table, batch, snapshot_id)
+
+
+@functools.lru_cache(maxsize=32)
+def _write_target(catalog: str, identifier: tuple[str, str], load_id: str) -> Table:
+    """The table a load's batches write files for, loaded once per load and process (a worker runs many
+    of its batches): batches use only its location, properties, sort order and file IO, which no commit
+    of the load changes."""
+    return open_catalog(CatalogConfig.model_validate_json(catalog)).load_table(identifier)
 
 
 @task(

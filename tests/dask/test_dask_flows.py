@@ -3,10 +3,14 @@ runner, a sync and a validation through the cluster, and a worker killed in the 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,6 +27,7 @@ from tests.lake.test_type_fidelity import ROWS, SCHEMA
 from tests.sync.helpers import ORDERS
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _executed(cluster: Any) -> dict[str, int]:
@@ -181,3 +186,25 @@ def test_a_worker_killed_mid_batch_is_retried_elsewhere_and_the_table_is_exact(
     data = read_iceberg(catalog_config, "big")
     assert data.num_rows == rows and pc.count_distinct(data["id"]).as_py() == rows
     _parity(source_dsn, catalog_config, "lake")
+
+
+def test_the_cli_runs_its_flow_on_the_cluster_and_prints_the_report(
+    prefect_api: str, source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig, dask_address: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    source.execute(
+        "create table t (id int primary key, v text); insert into t select g, 'x' from generate_series(1, 500) g"
+    )
+    report = tmp_path / "migrate.json"
+    common = ["--source-dsn", source_dsn, "--catalog-uri", catalog_config.uri, "--warehouse", catalog_config.warehouse,
+              "--namespace", "lake", "--dask-address", dask_address]  # fmt: skip
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "home")}
+    for command in (["migrate", "--report-json", str(report)], ["validate", "--expectations-dir", str(tmp_path)]):
+        done = subprocess.run(
+            [sys.executable, "-m", "cutover.cli", *command, *common], cwd=ROOT, capture_output=True, text=True,
+            timeout=300, env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        assert ("migrated" if command[0] == "migrate" else "passed") in done.stdout
+    assert json.loads(report.read_text())["tables"][0]["rows"] == 500
+    assert read_iceberg(catalog_config, "t").num_rows == 500

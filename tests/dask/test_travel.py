@@ -150,6 +150,6 @@ def test_a_step_dask_gave_up_on_reaches_the_loops_as_a_transient_error() -> None
         def result(self) -> object:
             raise KilledWorker("load_batch_task-1", "tcp://10.0.0.9:40000", 3)  # str() of it fails here
 
-    with pytest.raises(WorkerLostError, match="the Dask cluster lost this step .*KilledWorker") as raised:
+    with pytest.raises(WorkerLostError, match=r"the Dask cluster lost this step \(KilledWorker") as raised:
         as_future(Gone()).result()  # type: ignore[arg-type]
     assert isinstance(raised.value, TransientError)
