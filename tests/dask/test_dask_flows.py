@@ -195,16 +195,20 @@ def test_the_cli_runs_its_flow_on_the_cluster_and_prints_the_report(
     source.execute(
         "create table t (id int primary key, v text); insert into t select g, 'x' from generate_series(1, 500) g"
     )
-    report = tmp_path / "migrate.json"
+    report, checked = tmp_path / "migrate.json", tmp_path / "validate.json"
     common = ["--source-dsn", source_dsn, "--catalog-uri", catalog_config.uri, "--warehouse", catalog_config.warehouse,
               "--namespace", "lake", "--dask-address", dask_address]  # fmt: skip
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "home")}
-    for command in (["migrate", "--report-json", str(report)], ["validate", "--expectations-dir", str(tmp_path)]):
+    for command in (
+        ["migrate", "--report-json", str(report)],
+        ["validate", "--expectations-dir", str(tmp_path), "--report-json", str(checked)],
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "cutover.cli", *command, *common], cwd=ROOT, capture_output=True, text=True,
             timeout=300, env=env,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-        assert ("migrated" if command[0] == "migrate" else "passed") in done.stdout
+        assert f"cutover {command[0]} — run" in done.stdout  # the report table
     assert json.loads(report.read_text())["tables"][0]["rows"] == 500
+    assert json.loads(checked.read_text())["tables"][0]["status"] == "passed"
     assert read_iceberg(catalog_config, "t").num_rows == 500
