@@ -153,3 +153,23 @@ def test_a_step_dask_gave_up_on_reaches_the_loops_as_a_transient_error() -> None
     with pytest.raises(WorkerLostError, match=r"the Dask cluster lost this step \(KilledWorker") as raised:
         as_future(Gone()).result()  # type: ignore[arg-type]
     assert isinstance(raised.value, TransientError)
+
+
+@pytest.mark.slow
+def test_a_flow_whose_scheduler_is_unreachable_fails_at_its_start_in_one_line(
+    prefect_api: str, source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig
+) -> None:
+    from cutover.load.runner import MigrationRequest
+    from flows.migrate import migrate
+
+    source.execute("create table t (id int primary key); insert into t values (1)")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    request = MigrationRequest(source_dsn=source_dsn, namespace="lake")
+    state = migrate(
+        request, catalog_config, cluster=ClusterConfig(address=address, connect_seconds=2), return_state=True
+    )
+    assert state.is_failed()
+    assert f"the Dask scheduler at {address} is unreachable" in (state.message or "")
+    with pytest.raises(ClusterUnavailableError):
+        state.result()
+    assert not open_catalog(catalog_config).list_namespaces()  # no step ran, nothing was created
