@@ -13,17 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cutover.errors import ConfigError
-
-LoadMode = Literal["create", "resume", "replace"]
-"""How `migrate` treats an Iceberg table that already exists.
-
-* ``create``: refuse when the table exists (safe default for a first load).
-* ``resume``: continue the load recorded in the table's checkpoint; create it when absent.
-* ``replace``: drop the existing table (and its files) and load afresh.
-"""
+from cutover.errors import ConfigError, describe_validation
+from cutover.load.modes import LoadMode as LoadMode  # re-exported: it lived here first
 
 DEFAULT_STATE_DIR = Path(".cutover")
+EMBEDDED_CATALOG_FILE = "catalog.db"
+"""The embedded SQLite catalog's file under the state directory."""
 
 
 class ColumnOptions(BaseModel):
@@ -77,8 +72,8 @@ class TableOptionsFile(BaseModel):
             return cls()
         try:
             return cls(tables=json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read table options {path}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise ConfigError(f"cannot read table options {path}: {describe_validation(exc)}") from exc
 
     def for_table(self, schema: str, table: str) -> TableOptions:
         return self.tables.get(f"{schema}.{table}") or TableOptions()
@@ -100,7 +95,7 @@ class CatalogConfig(BaseModel):
 def default_catalog(state_dir: Path = DEFAULT_STATE_DIR) -> CatalogConfig:
     """The embedded default: a SQLite catalog and a local warehouse under ``state_dir``."""
     state = state_dir.resolve()
-    return CatalogConfig(uri=f"sqlite:///{state / 'catalog.db'}", warehouse=(state / "warehouse").as_uri())
+    return CatalogConfig(uri=f"sqlite:///{state / EMBEDDED_CATALOG_FILE}", warehouse=(state / "warehouse").as_uri())
 
 
 class Settings(BaseSettings):
@@ -141,6 +136,12 @@ class Settings(BaseSettings):
         if not dsn:
             raise ConfigError("no control database: set CUTOVER_CONTROL_DSN (or CUTOVER_SOURCE_DSN)")
         return dsn
+
+    def configured_catalog(self) -> CatalogConfig | None:
+        """The catalog these settings name, the embedded one if it exists, else None (nothing to look in)."""
+        if self.catalog_uri is None and not (self.state_dir / EMBEDDED_CATALOG_FILE).exists():
+            return None
+        return self.catalog()
 
     def catalog(self) -> CatalogConfig:
         """The catalog these settings name, or the embedded default when none is set."""

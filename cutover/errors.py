@@ -10,6 +10,18 @@ Driver and SDK errors are translated at the boundary into these, with the cause 
 from __future__ import annotations
 
 
+def describe_validation(exc: Exception) -> str:
+    """A pydantic ``ValidationError`` as ``field: problem; ...`` on one line.
+
+    Its own text spans several lines and links to pydantic's docs; a user wants the field and the problem.
+    Other exceptions come back as their message.
+    """
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return " ".join(str(exc).split())
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in errors())
+
+
 class CutoverError(Exception):
     """Base class of every error cutover raises on purpose."""
 
@@ -82,3 +94,15 @@ class SchemaEvolutionError(CutoverError):
         super().__init__(f"{where}: {problem}")
         self.table = table
         self.column = column
+
+
+class CatalogUnavailableError(TransientError):
+    """The Iceberg catalog could not be reached or refused the connection (its URI is in the message)."""
+
+
+class WarehouseUnavailableError(TransientError):
+    """The warehouse's storage could not be reached, or refused access (its URI is in the message)."""
+
+
+class PrivilegeError(ConfigError):
+    """The database role lacks a privilege a step needs; the message names the grant (or the setting) that fixes it."""

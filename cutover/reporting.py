@@ -7,9 +7,12 @@ writing it as JSON for machines, is the same for all three.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
+
+from cutover.errors import ConfigError
 
 
 class TableRecord(Protocol):
@@ -67,3 +70,25 @@ class RunReport(Generic[T]):
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n")
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before a run starts, a report path that cannot be written (nothing is created here).
+
+    A report that fails to write at the end would leave a finished load without its record, and a user
+    who fixes the path and runs again would load twice.
+
+    Raises:
+        ConfigError: ``path`` is a directory, or neither it nor the nearest existing parent is writable.
+    """
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a directory")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise ConfigError(f"cannot write {path}: permission denied")
+        return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {path}: {parent} is not a writable directory")

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from opentelemetry import metrics, trace
-
 from cutover import names
 
 if TYPE_CHECKING:
+    from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -43,6 +42,8 @@ class Instruments:
 
 @lru_cache(maxsize=1)
 def instruments() -> Instruments:
+    from opentelemetry import metrics  # imported on first use: commands that record nothing skip its cost
+
     meter = metrics.get_meter(METER_NAME)
     return Instruments(
         rows_migrated=meter.create_counter(
@@ -67,6 +68,8 @@ def instruments() -> Instruments:
 
 
 def tracer() -> trace.Tracer:
+    from opentelemetry import trace
+
     return trace.get_tracer(METER_NAME)
 
 
@@ -105,6 +108,7 @@ def configure_telemetry(
     with _configured:
         if _done:
             return True
+        from opentelemetry import metrics, trace
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider

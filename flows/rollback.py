@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 
 from cutover import names
+from cutover.errors import CutoverError
 from cutover.telemetry import configure_from_environment
 from tasks.rollout import rollback_task
 
@@ -55,4 +56,6 @@ def rollback(
         ),
         description="Reads sent back to PostgreSQL",
     )
+    if result.audit_error is not None:  # the flags are off; the run ends Failed so the missing record is seen
+        raise CutoverError(f"rollback of {target or 'every entity'} done, but not audited: {result.audit_error}")
     return {"entity": target, "audit_id": result.audit_id, "changed": result.changed}

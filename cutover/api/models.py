@@ -88,7 +88,10 @@ class RollbackOut(BaseModel):
     entity: str | None
     actor: str
     reason: str
-    audit_id: int
+    audit_id: int | None = Field(description="The rollback's audit row; null when the audit trail was unreachable.")
+    audit_error: str | None = Field(
+        default=None, description="Why the audit trail was not written (the flags are off all the same)."
+    )
     changed: bool
     changes: list[FlagChangeOut]
 

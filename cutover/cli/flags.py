@@ -8,13 +8,14 @@ map; an unreachable store exits 1.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cutover.cli._common import EXIT_OK, app
-from cutover.flags import FlagChange, FlagSettings, FlagState, open_flag_service
-from cutover.flags.registry import GLOBAL_SCOPE
+
+if TYPE_CHECKING:
+    from cutover.flags import FlagChange, FlagState, MutableFeatureFlagService
 
 flags_app = typer.Typer(no_args_is_help=True, help="Show and change the feature flags (design §7).")
 app.add_typer(flags_app, name="flags")
@@ -42,10 +43,16 @@ def format_change(change: FlagChange) -> str:
     return f"{change.flag} {change.scope} {show(change.before)} -> {show(change.after)} ({verb}, by {change.actor})"
 
 
+def _open_service() -> MutableFeatureFlagService:
+    from cutover.flags import FlagSettings, open_flag_service
+
+    return open_flag_service(FlagSettings())
+
+
 @flags_app.command("show")
 def show(entity: EntityOption = None) -> None:
     """One line per flag: name, scope, state or percentage (for one entity, the value that applies to it)."""
-    service = open_flag_service(FlagSettings())
+    service = _open_service()
     try:
         for state in service.snapshot(entity):
             typer.echo(format_state(state))
@@ -63,7 +70,7 @@ def set_flag(
     entity: EntityOption = None,
 ) -> None:
     """Set a flag globally, or for one entity with --entity; the change is printed and audited."""
-    service = open_flag_service(FlagSettings())
+    service = _open_service()
     try:
         change = service.set(flag, value, actor=actor, reason=reason, entity=entity)
     finally:
@@ -72,4 +79,4 @@ def set_flag(
     raise typer.Exit(EXIT_OK)
 
 
-__all__ = ["GLOBAL_SCOPE", "flags_app", "format_change", "format_state"]
+__all__ = ["flags_app", "format_change", "format_state"]

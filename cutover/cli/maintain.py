@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from cutover.cli._common import (
     EXIT_INCOMPLETE,
@@ -20,7 +18,9 @@ from cutover.cli._common import (
     app,
     catalog_from,
     console,
+    writable_report,
 )
+from cutover.cli.tables import Column, number, print_table, summary_table
 from cutover.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 catalog_app = typer.Typer(no_args_is_help=True, help="Export and import the catalog's metadata pointers.")
 app.add_typer(catalog_app, name="catalog")
 
-_COLUMNS = ("table", "status", "data files", "MB", "deletes applied", "snapshots expired", "files deleted", "seconds")
 IcebergNamespace = Annotated[
     str | None, typer.Option("--namespace", envvar="CUTOVER_NAMESPACE", help="Iceberg namespace; default: all.")
 ]
@@ -37,22 +36,34 @@ IcebergNamespace = Annotated[
 
 def print_maintenance_report(report: MaintenanceReport) -> None:
     """The summary table on stdout; errors, abandoned compactions and (dry run) orphans on stderr."""
-    title = (
-        f"cutover maintain — run {report.run_id[:12]} ({report.seconds:.1f} s){' — dry run' if report.dry_run else ''}"
-    )
-    table = Table(title=title)
-    for column in _COLUMNS:
-        table.add_column(column, justify="left" if column in ("table", "status") else "right", overflow="fold")
-    for row in report.table_rows():
-        style = {"maintained": "green", "planned": "cyan", "unchanged": "default", "failed": "red"}[str(row["status"])]
-        table.add_row(*(str(row[c]) for c in _COLUMNS), style=style)
-    Console().print(table)
+    namespaces = {t.iceberg_identifier.rpartition(".")[0] for t in report.tables}
+    scope = next(iter(namespaces)) if len(namespaces) == 1 else ""
+    dry = " — dry run" if report.dry_run else ""
+    title = f"cutover maintain {scope} — run {report.run_id[:12]} ({report.seconds:.1f} s){dry}".replace("  ", " ")
+    table = summary_table(
+        title,
+        [Column("table", "name"), Column("status", "word"), Column("data files"), Column("MB"),
+         Column("deletes applied"), Column("snapshots expired"), Column("files deleted")],
+    )  # fmt: skip
+    for t in report.tables:
+        style = {"maintained": "green", "planned": "cyan", "unchanged": "default", "failed": "red"}[t.status]
+        name = t.iceberg_identifier.rpartition(".")[2] if scope else t.iceberg_identifier
+        files = f"{number(t.data_files_before)}→{number(t.data_files_after)}"
+        size = f"{_mb(t.data_bytes_before)}→{_mb(t.data_bytes_after)}"
+        counts = map(number, (t.delete_files_applied, t.snapshots_expired, t.files_deleted))
+        table.add_row(name, t.status, files, size, *counts, style=style)
+    print_table(table)
     for t in report.tables:
         if t.error or t.compaction_abandoned:
             console.print(f"[bold]{t.iceberg_identifier}[/bold] {t.status}: {t.error or t.compaction_abandoned}")
         if report.dry_run:
             for orphan in t.orphans:
                 console.print(f"{t.iceberg_identifier}: orphan {orphan['path']} ({orphan['size']:,} bytes)")
+
+
+def _mb(size: int) -> str:
+    mb = size / 1e6
+    return f"{mb:,.0f}" if mb >= 10 else f"{mb:.1f}"
 
 
 @app.command()
@@ -173,7 +184,7 @@ def _identifier(table: str, namespace: str | None) -> tuple[str, str]:
 
 @catalog_app.command("export")
 def catalog_export(
-    output: Annotated[Path, typer.Option("--output", help="JSON file to write.")],
+    output: Annotated[Path, typer.Option("--output", callback=writable_report, help="JSON file to write.")],
     catalog_uri: CatalogUri = None,
     warehouse: Warehouse = None,
 ) -> None:

@@ -1,14 +1,11 @@
-"""`cutover migrate` and `cutover demo`: the full load from the command line."""
+"""`cutover migrate`: the full load from the command line."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cutover.cli._common import (
     EXIT_INCOMPLETE,
@@ -27,30 +24,31 @@ from cutover.cli._common import (
     catalog_from,
     console,
 )
-from cutover.config import CatalogConfig, LoadMode
+from cutover.cli.tables import Column, number, print_table, run_scope, summary_table
+from cutover.load.modes import LoadMode
 from cutover.load.report import MigrationReport
 
 if TYPE_CHECKING:
+    from cutover.config import CatalogConfig
     from cutover.load.runner import MigrationRequest
     from cutover.load.tracker import LoadProgress
 
 
 def print_migration_report(report: MigrationReport) -> None:
     """The people-facing summary table on stdout, then each table's error on stderr."""
-    table = Table(title=f"cutover migrate — run {report.run_id[:12]} ({report.seconds:.1f} s)")
-    for column in ("table", "iceberg", "status", "rows", "files", "seconds", "rows/s"):
-        numeric = column in ("rows", "files", "seconds", "rows/s")
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
-    for row in report.table_rows():
-        style = {"migrated": "green", "refused": "yellow", "failed": "red"}[str(row["status"])]
-        table.add_row(
-            *(
-                f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
-                for c in ("table", "iceberg", "status", "rows", "files", "seconds", "rows/s")
-            ),
-            style=style,
-        )
-    Console().print(table)
+    scope, short = run_scope((t.source_schema, t.iceberg_identifier) for t in report.tables)
+    title = f"cutover migrate {scope} — run {report.run_id[:12]} ({report.seconds:.1f} s)".replace("  ", " ")
+    table = summary_table(
+        title,
+        [Column("table", "name" if short else "text"), Column("status", "word"), Column("rows"), Column("files"),
+         Column("seconds"), Column("rows/s")],
+    )  # fmt: skip
+    for t in report.tables:
+        name = t.source_table if short else f"{t.source_schema}.{t.source_table} → {t.iceberg_identifier}"
+        numbers = [number(t.rows), number(t.files), number(t.seconds, 2), number(round(t.rows_per_second))]
+        style = {"migrated": "green", "refused": "yellow", "failed": "red"}[t.status]
+        table.add_row(name, t.status, *numbers, style=style)
+    print_table(table)
     for t in report.tables:
         if t.error:
             console.print(f"[bold]{t.source_schema}.{t.source_table}[/bold] {t.status}: {t.error}")
@@ -125,19 +123,3 @@ def run_with_progress(request: MigrationRequest, catalog: CatalogConfig) -> Migr
             progress.update(bars[step.table], completed=step.batches_done, rows=step.rows)
 
         return run_migration(request, catalog, on_progress)
-
-
-@app.command()
-def demo(
-    rows: Annotated[int, typer.Option(help="Rows in the largest table (orders).")] = 1_000_000,
-    state_dir: Annotated[
-        Path,
-        typer.Option(envvar="CUTOVER_STATE_DIR", help="Where the embedded catalog, warehouse and PostgreSQL live."),
-    ] = Path(".cutover"),
-) -> None:
-    """Seed a sample application schema into a throwaway PostgreSQL and migrate it into the embedded defaults."""
-    from cutover.demo import run_demo
-
-    report = run_demo(rows=rows, state_dir=state_dir, console=console, run=run_with_progress)
-    print_migration_report(report)
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_INCOMPLETE)

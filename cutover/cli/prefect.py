@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from cutover import names
 from cutover.cli._common import SourceDsn, app, console
+from cutover.cli.tables import Column, summary_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from cutover.orchestration.setup import SetupReport
 
 prefect_app = typer.Typer(no_args_is_help=True, help="Prepare a Prefect server for cutover's deployments.")
 app.add_typer(prefect_app, name="prefect")
@@ -36,16 +41,23 @@ def setup(
     global concurrency limits on the server of PREFECT_API_URL; with --azure, also the `cutover-code`
     blob-storage block and the `cutover-aci` and `cutover-k8s` pools. Safe to run again."""
     from cutover.orchestration.setup import AzureCode, prefect_api_url, prefect_setup
+    from cutover.source.connection import check_dsn
 
+    source_dsn = check_dsn(source_dsn) if source_dsn else None  # a typo is refused before Prefect is asked
     code = AzureCode(code_connection_string, code_account_url) if azure else None
     console.print(f"Prefect at {prefect_api_url()}")
     report = prefect_setup(source_dsn, code, source_block)
-    table = Table(title="cutover prefect setup")
-    for column in ("kind", "name", "outcome"):
-        table.add_column(column)
-    for kind, name, outcome in report.steps:
-        table.add_row(kind, name, outcome, style="yellow" if outcome == "skipped" else None)
-    console.print(table)
+    console.print(setup_table(report))
     if any(outcome == "skipped" for _, _, outcome in report.steps):
         console.print("[yellow]note:[/yellow] no source DSN given (--source-dsn or CUTOVER_SOURCE_DSN): "
                       f"the job deployments need the {source_block} block")  # fmt: skip
+
+
+def setup_table(report: SetupReport) -> Table:
+    """One row per block, pool and limit, with what setup did to it."""
+    table = summary_table(
+        "cutover prefect setup", [Column("kind", "word"), Column("name", "name"), Column("outcome", "word")]
+    )
+    for kind, name, outcome in report.steps:
+        table.add_row(kind, name, outcome, style="yellow" if outcome == "skipped" else None)
+    return table

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cutover.cli._common import (
     EXIT_INCOMPLETE,
@@ -29,6 +27,7 @@ from cutover.cli._common import (
     catalog_from,
     console,
 )
+from cutover.cli.tables import Column, number, print_table, run_scope, summary_table
 
 if TYPE_CHECKING:
     from cutover.config import CatalogConfig
@@ -36,19 +35,32 @@ if TYPE_CHECKING:
     from cutover.sync import SyncReport, SyncRequest, TableSyncReport
     from cutover.validation import ValidationReport
 
-_COLUMNS = ("table", "status", "mode", "upserted", "deleted", "deletes found by", "schema", "seconds")
-
 
 def print_sync_report(report: SyncReport) -> None:
-    """The people-facing summary table on stdout, then each table's error on stderr."""
-    table = Table(title=f"cutover sync — run {report.run_id[:12]} ({report.seconds:.1f} s)")
-    for column in _COLUMNS:
-        numeric = column in ("upserted", "deleted", "seconds")
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
-    for row in report.table_rows():
-        style = {"synced": "green", "unchanged": "default", "refused": "yellow", "failed": "red"}[str(row["status"])]
-        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in _COLUMNS), style=style)
-    Console().print(table)
+    """The people-facing summary table on stdout with a note per table on why deletes were found by key sets
+    and what schema changed, then each table's error on stderr."""
+    scope, short = run_scope((t.source_schema, t.iceberg_identifier) for t in report.tables)
+    title = f"cutover sync {scope} — run {report.run_id[:12]} ({report.seconds:.1f} s)".replace("  ", " ")
+    table = summary_table(
+        title,
+        [Column("table", "name"), Column("status", "word"), Column("follows", "name"), Column("upserted"),
+         Column("deleted"), Column("deletes by", "word"), Column("seconds")],
+    )  # fmt: skip
+    notes = []
+    for t in report.tables:
+        style = {"synced": "green", "unchanged": "default", "refused": "yellow", "failed": "red"}[t.status]
+        method, _, why = t.deletes_found_by.partition(" (")
+        name = t.source_table if short else f"{t.source_schema}.{t.source_table}"
+        follows = t.mode.removeprefix("cursor:")
+        numbers = (number(t.rows_upserted), number(t.rows_deleted))
+        table.add_row(
+            name, t.status, follows, *numbers, method.removeprefix("delete "), number(t.seconds, 2), style=style
+        )
+        if method == "key sets" and why:
+            notes.append(f"{name}: deletes found by key sets: {why.removesuffix(')')}")
+        if t.schema_changes:
+            notes.append(f"{name}: schema: {'; '.join(t.schema_changes)}")
+    print_table(table, notes)
     for t in report.tables:
         if t.error:
             console.print(f"[bold]{t.source_schema}.{t.source_table}[/bold] {t.status}: {t.error}")

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from cutover.cli._common import (
     EXIT_INCOMPLETE,
@@ -26,6 +24,7 @@ from cutover.cli._common import (
     catalog_from,
     console,
 )
+from cutover.cli.tables import Column, number, percent, print_table, run_scope, summary_table
 
 if TYPE_CHECKING:
     from cutover.validation import ValidationReport
@@ -39,16 +38,24 @@ ExpectationsDir = Annotated[
 
 
 def print_validation_report(report: ValidationReport, max_differences: int = 10) -> None:
-    """The people-facing summary table on stdout, then the first differences of each table on stderr."""
-    columns = ("table", "status", "source rows", "iceberg rows", "missing", "extra", "changed", "success %", "seconds")
-    table = Table(title=f"cutover validate — run {report.run_id[:12]} ({report.seconds:.1f} s)")
-    for column in columns:
-        numeric = column not in ("table", "status")
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
-    for row in report.table_rows():
-        style = {"passed": "green", "failed": "red", "error": "yellow"}[str(row["status"])]
-        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in columns), style=style)
-    Console().print(table)
+    """The people-facing summary table on stdout, then the first differences of each table on stderr.
+
+    Iceberg's row count and each table's seconds are in the JSON report; here ``missing`` and ``extra``
+    say how Iceberg's count differs, and the title gives the run's time.
+    """
+    scope, short = run_scope((t.source_schema, t.iceberg_identifier) for t in report.tables)
+    title = f"cutover validate {scope} — run {report.run_id[:12]} ({report.seconds:.1f} s)".replace("  ", " ")
+    table = summary_table(
+        title,
+        [Column("table", "name"), Column("status", "word"), Column("source rows"), Column("missing"),
+         Column("extra"), Column("changed"), Column("success %")],
+    )  # fmt: skip
+    for t in report.tables:
+        style = {"passed": "green", "failed": "red", "error": "yellow"}[t.status]
+        counts = (t.source_rows, t.missing_total, t.extra_total, t.changed_total)
+        name = t.source_table if short else t.iceberg_identifier
+        table.add_row(name, t.status, *map(number, counts), percent(t.success_percentage), style=style)
+    print_table(table)
     for t in report.tables:
         if not t.passed:
             console.print(f"[bold]{t.iceberg_identifier}[/bold] {t.status}: {t.reason}")

@@ -11,7 +11,9 @@ The services do not know where flags live: a store (local file or Azure App Conf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -207,6 +209,10 @@ class FeatureFlagService:
 
     show = snapshot
 
+    def scoped_entities(self) -> set[str]:
+        """The entities that have at least one flag of their own."""
+        return {s.scope for s in self.snapshot() if s.source == "scoped"}
+
     def _definitions(self) -> dict[str, FlagDefinition]:
         """The stored definitions by id, rebuilt only when the store swapped its document."""
         management = self._store.configuration.get(FEATURE_MANAGEMENT_KEY)
@@ -241,6 +247,27 @@ class MutableFeatureFlagService(FeatureFlagService):
         super().__init__(store)
         self._writer = store
         self._audit = audit
+        self._deferred = threading.local()
+
+    @contextmanager
+    def audit_afterwards(self) -> Iterator[list[FlagChange]]:
+        """Collect this thread's flag changes instead of auditing each as it is written.
+
+        For a series of writes that must all happen even when the audit trail cannot be reached (a
+        rollback): the caller writes the flags, then records the collected changes with
+        :meth:`record_audit`, and decides what an unreachable trail means. Other threads audit as usual.
+        """
+        pending: list[FlagChange] = []
+        self._deferred.pending = pending
+        try:
+            yield pending
+        finally:
+            self._deferred.pending = None
+
+    def record_audit(self, changes: list[FlagChange]) -> None:
+        """Hand changes collected by :meth:`audit_afterwards` to the audit sink, in order."""
+        for change in changes:
+            self._audit(change)
 
     def enable(self, flag: str, *, actor: str, reason: str, entity: str | None = None) -> FlagChange:
         """Turn a boolean flag on (globally or for one entity)."""
@@ -291,7 +318,11 @@ class MutableFeatureFlagService(FeatureFlagService):
             actor=actor,
             reason=reason,
         )
-        self._audit(result)
+        pending: list[FlagChange] | None = getattr(self._deferred, "pending", None)
+        if pending is not None:
+            pending.append(result)
+        else:
+            self._audit(result)
         return result
 
 

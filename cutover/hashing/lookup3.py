@@ -35,6 +35,23 @@ def _kernels() -> Any:
     return _lookup3_kernels
 
 
+def warm_up() -> None:
+    """Import numba and load the compiled loops now (from its on-disk cache), through every public path.
+
+    The first use in a process costs about a second of CPU (numba's import, its CPU target, the cached
+    machine code). A validation starts this on a thread before it talks to PostgreSQL, so the cost
+    overlaps the waits for the source instead of competing with the parity's own scan. The arguments
+    have the types real calls have, so the same cached specializations load.
+    """
+    data = np.zeros(8, dtype=np.uint8)
+    hash_bytes(data, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), 0)
+    hash_int64(np.zeros(1, dtype=np.int64), 0)
+    frozen = np.zeros((1, 2), dtype=np.int64)  # Arrow's buffers reach numba read-only: their own specialization
+    frozen.flags.writeable = False
+    hash_fixed(frozen, 0)
+    hash_numeric(np.zeros(1, dtype=np.int64), 12, 2, 0)
+
+
 def _seed_parts(seed: int) -> tuple[int, int]:
     seed &= 0xFFFFFFFFFFFFFFFF
     return seed >> 32, seed & _M32

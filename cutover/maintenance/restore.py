@@ -48,14 +48,14 @@ def find_snapshot(table: Table, snapshot_id: int | None, as_of: datetime | None)
     if snapshot_id is not None:
         found = table.snapshot_by_id(snapshot_id)
         if found is None:
-            raise ConfigError(f"{table.name()} has no snapshot {snapshot_id} (expired, or never existed)")
+            raise ConfigError(f"{'.'.join(table.name())} has no snapshot {snapshot_id} (expired, or never existed)")
         return found
     assert as_of is not None
     if as_of.tzinfo is None:
         raise ConfigError(f"--as-of {as_of.isoformat()} has no time zone (add +00:00 or Z)")
     at = table.snapshot_as_of_timestamp(int(as_of.timestamp() * 1000))
     if at is None:
-        raise ConfigError(f"{table.name()} has no retained snapshot at or before {as_of.isoformat()}")
+        raise ConfigError(f"{'.'.join(table.name())} has no retained snapshot at or before {as_of.isoformat()}")
     return at
 
 
@@ -72,12 +72,15 @@ def restore_table(
 
     Raises:
         ConfigError: no reason, or the snapshot cannot be found (see :func:`find_snapshot`).
+        SourceConnectionError: the audit trail's database cannot be reached (nothing was committed).
         CommitConflictError: the table changed while it was restored (run it again).
     """
     if not reason.strip():
         raise ConfigError("a restore needs a reason (it goes to the audit trail)")
     table.refresh()
     target = find_snapshot(table, snapshot_id, as_of)
+    if audit is not None:
+        audit.ensure()  # reachable before the table changes: a restore must never go unrecorded
     previous = table.current_snapshot()
     properties = {names.PROP_MAINTENANCE: f"restore: {reason}"}
     text = carried_state(table.metadata, target.snapshot_id).get(names.PROP_WATERMARK)

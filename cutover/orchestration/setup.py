@@ -75,11 +75,15 @@ def prefect_setup(
     deployments then take it as their ``source_block`` parameter).
 
     Raises:
-        ConfigError: no server configured, or a pool of the same name but another type exists.
+        ConfigError: a malformed source DSN, no server configured, or a pool of the same name but another type.
         CutoverError: the server cannot be reached.
     """
     import httpx
 
+    from cutover.source.connection import check_dsn
+
+    if source_dsn:  # refused before anything is saved; reaching it is the workers' business, not this machine's
+        source_dsn = check_dsn(source_dsn)
     url = prefect_api_url()
     try:
         return _set_up(source_dsn, azure, source_block)

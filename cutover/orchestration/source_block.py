@@ -30,15 +30,21 @@ def connector_of_dsn(dsn: str) -> SqlAlchemyConnector:
     except psycopg.ProgrammingError as exc:
         raise ConfigError(f"cannot parse the source DSN {redact_dsn(dsn)!r}: {exc}") from None
     port = parts.get("port")
+    host = parts.get("host")
+    query = {k: str(v) for k, v in parts.items() if k not in _COMPONENTS and v is not None}
+    if isinstance(host, str) and host.startswith(
+        "/"
+    ):  # a Unix-socket directory: in a URL's authority it would read as a path
+        query["host"], host = host, None
     return SqlAlchemyConnector(
         connection_info=ConnectionComponents(
             driver=DRIVER,
             username=parts.get("user"),
             password=parts.get("password"),
-            host=parts.get("host"),
+            host=host,
             port=int(port) if port else None,
             database=parts.get("dbname"),
-            query={k: str(v) for k, v in parts.items() if k not in _COMPONENTS and v is not None} or None,
+            query=query or None,
         )
     )
 

@@ -6,11 +6,13 @@ catalog: only the flag store and the control store, so rollback works while Pref
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cutover import names, telemetry
+from cutover.errors import CutoverError
 from cutover.flags.service import FlagChange, MutableFeatureFlagService
 from cutover.rollout.gates import GatePolicy, GateReport, evaluate_gates
 from cutover.rollout.stages import (
@@ -59,7 +61,10 @@ class RollbackResult:
     actor: str
     reason: str
     changes: list[FlagChange]
-    audit_id: int
+    audit_id: int | None
+    """The rollback's row in the audit trail; None when the trail could not be written (``audit_error``)."""
+    audit_error: str | None = None
+    """Why the audit trail was not written: the flags are off all the same (the rollback is not held back)."""
 
     @property
     def changed(self) -> bool:
@@ -81,6 +86,16 @@ class RolloutController:
         self._store = store
         self._policy = policy or GatePolicy()
         self._sequence = stage_sequence(percent_steps)
+
+    @property
+    def flags(self) -> MutableFeatureFlagService:
+        """The flag service the controller writes through."""
+        return self._flags
+
+    @property
+    def store(self) -> ControlStore:
+        """The control store holding the audit trail, validation outcomes and tier health."""
+        return self._store
 
     def stage(self, entity: str) -> Stage:
         self._flags.refresh()
@@ -123,7 +138,18 @@ class RolloutController:
         """Move ``entity`` one stage forward if every gate holds; otherwise change nothing and say why.
 
         Steps into ``live`` and ``complete`` need an ``approver`` (the person who approved).
+
+        Raises:
+            ConfigError: a blank ``reason`` or ``actor`` (both go to the audit trail).
         """
+        if not reason.strip() or not actor.strip():
+            from cutover.errors import ConfigError
+
+            raise ConfigError("a rollout step needs an actor and a reason (they go to the audit trail)")
+        with self._store.session():  # the gates' reads and the audit rows on one connection
+            return self._step(entity, actor, reason, approver)
+
+    def _step(self, entity: str, actor: str, reason: str, approver: str | None) -> StepResult:
         status = self.status(entity)
         assert status.gates is not None
         if status.next_stage is None:
@@ -159,6 +185,12 @@ class RolloutController:
 
         For one entity, its scoped flags are set off (a scoped flag wins over the global one). For all
         entities (``entity=None``), the global flags and every scoped override are set off.
+
+        Note:
+            The flags are written first, all of them, and audited afterwards in one session: an audit trail
+            that cannot be reached (the control database down, a refused grant) must neither stop a
+            rollback nor leave it half done. Then the result carries ``audit_error`` and ``audit_id`` is
+            None, and the record that could not be written is logged in full.
         """
         if not reason.strip():
             from cutover.errors import ConfigError
@@ -170,16 +202,28 @@ class RolloutController:
             scopes += sorted({s.scope for s in self._flags.snapshot() if s.source == "scoped"})
         before = {str(scope or "global"): self._describe(scope) for scope in scopes}
         changes: list[FlagChange] = []
-        for scope in scopes:
-            for flag in (names.FLAG_USE_ICEBERG_BACKEND, names.FLAG_ICEBERG_ROLL_PERCENTAGE, *OPTIMIZATION_FLAGS):
-                changes.append(self._flags.disable(flag, actor=actor, reason=f"rollback: {reason}", entity=scope))
+        with self._flags.audit_afterwards() as written:
+            for scope in scopes:
+                for flag in (names.FLAG_USE_ICEBERG_BACKEND, names.FLAG_ICEBERG_ROLL_PERCENTAGE, *OPTIMIZATION_FLAGS):
+                    changes.append(self._flags.disable(flag, actor=actor, reason=f"rollback: {reason}", entity=scope))
         after = {str(scope or "global"): self._describe(scope) for scope in scopes}
-        audit_id = self._store.record_audit(
-            actor=actor, action=ACTION_ROLLBACK, entity=entity, reason=reason, before=before, after=after
-        )
         telemetry.instruments().rollbacks.add(1, {"entity": entity or "all"})
+        audit_id: int | None = None
+        audit_error: str | None = None
+        try:
+            with self._store.session():  # one connection for every audit row
+                self._flags.record_audit(written)
+                audit_id = self._store.record_audit(
+                    actor=actor, action=ACTION_ROLLBACK, entity=entity, reason=reason, before=before, after=after
+                )
+        except CutoverError as exc:
+            audit_error = " ".join(str(exc).split())  # libpq's messages span lines
+            record = {"actor": actor, "action": ACTION_ROLLBACK, "entity": entity, "reason": reason, "after": after}
+            logger.error(
+                "ROLLBACK done but not audited (%s); the record: %s", audit_error, json.dumps(record, default=str)
+            )
         logger.warning("ROLLBACK of %s by %s: %s (audit #%s)", entity or "every entity", actor, reason, audit_id)
-        return RollbackResult(entity, actor, reason, changes, audit_id)
+        return RollbackResult(entity, actor, reason, changes, audit_id, audit_error)
 
     def _describe(self, scope: str | None) -> dict[str, str]:
         return {s.flag: s.describe() for s in self._flags.snapshot(scope) if s.scope == (scope or "global")}

@@ -8,19 +8,25 @@ flags or stages is appended to ``cutover.audit_log`` with actor, reason, before 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from cutover.errors import PrivilegeError
 from cutover.source.connection import connect
 
 if TYPE_CHECKING:
     from cutover.validation.report import ValidationReport
 
 CONTROL_SCHEMA = "cutover"
+CONTROL_TABLES = ("audit_log", "validation_runs", "tier_observations")
 
 _DDL = """
 create schema if not exists {schema};
@@ -103,25 +109,93 @@ class ControlStore:
 
     Note:
         Appends are single INSERTs, so concurrent writers (a flow and an operator's CLI) never
-        interleave partial records; readers see whole rows in commit order.
+        interleave partial records; readers see whole rows in commit order. Inside :meth:`session` the
+        calls of one thread share one connection (a rollback's half-dozen records cost one connect).
     """
 
     def __init__(self, dsn: str, schema: str = CONTROL_SCHEMA) -> None:
         self._dsn = dsn
         self._schema = schema
         self._ready = False
+        self._held = threading.local()
 
-    def _conn(self) -> Any:
-        return connect(self._dsn)
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Let this thread's calls share one connection until the block ends (nested blocks reuse it)."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with connect(self._dsn) as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's session connection, else a short one; a refused privilege becomes a
+        :class:`PrivilegeError` naming the fix."""
+        held = getattr(self._held, "conn", None)
+        with nullcontext(held) if held is not None else connect(self._dsn) as conn:
+            try:
+                yield conn
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise PrivilegeError(self._denied(conn, exc)) from exc
 
     def ensure(self) -> None:
-        """Create the control schema and tables when missing (idempotent)."""
+        """Create the control schema and tables when missing (idempotent).
+
+        When they all exist nothing is created, so a role without CREATE on the database works once an
+        owner has made them (or the schema: ``CREATE SCHEMA cutover AUTHORIZATION <role>``).
+
+        Raises:
+            PrivilegeError: they are missing and the role may not create them (the message says what to do).
+            SourceConnectionError: the control database cannot be reached.
+        """
         if self._ready:
             return
         with self._conn() as conn:
-            for statement in filter(str.strip, _DDL.split(";\n")):
-                conn.execute(sql.SQL(statement).format(schema=sql.Identifier(self._schema)))
+            schema, tables = self._present(conn)
+            if tables < len(CONTROL_TABLES):
+                for statement in filter(str.strip, _DDL.split(";\n")):
+                    if schema and statement.strip().startswith("create schema"):
+                        continue  # even `if not exists` needs CREATE on the database
+                    conn.execute(sql.SQL(statement).format(schema=sql.Identifier(self._schema)))
         self._ready = True
+
+    def _present(self, conn: psycopg.Connection[Any]) -> tuple[bool, int]:
+        """Whether the control schema exists, and how many of its tables (from the catalogs: no privilege needed)."""
+        row = conn.execute(
+            "select exists (select 1 from pg_namespace where nspname = %(schema)s), "
+            "(select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            " where n.nspname = %(schema)s and c.relname = any(%(tables)s) and c.relkind = 'r')",
+            {"schema": self._schema, "tables": list(CONTROL_TABLES)},
+        ).fetchone()
+        return (bool(row[0]), int(row[1])) if row else (False, 0)
+
+    def _denied(self, conn: psycopg.Connection[Any], exc: psycopg.Error) -> str:
+        """What to do about a refused privilege, from what exists: the schema, its tables."""
+        role, database, schema = conn.info.user, conn.info.dbname, self._schema
+        problem = exc.diag.message_primary or str(exc).strip()
+        exists, tables = self._present(conn)
+        if not exists:
+            fix = (
+                f"have an owner of database {database} run once `CREATE SCHEMA {schema} AUTHORIZATION {role}` "
+                f"(or `GRANT CREATE ON DATABASE {database} TO {role}`)"
+            )
+        elif tables < len(CONTROL_TABLES):
+            fix = f"have the owner of schema {schema} run `GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}`"
+        else:
+            fix = (
+                f"have the owner of schema {schema} run `GRANT USAGE ON SCHEMA {schema} TO {role}; "
+                f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}; "
+                f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}`"
+            )
+        return (
+            f"the control store (schema {schema} in database {database}) refused role {role}: {problem}; "
+            f"set CUTOVER_CONTROL_DSN to a database where cutover may keep it, or {fix}"
+        )
 
     def _table(self, name: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self._schema), sql.Identifier(name))
@@ -137,6 +211,7 @@ class ControlStore:
                 ).format(self._table("audit_log")),
                 (actor, action, entity, reason, _json(before), _json(after)),
             ).fetchone()
+        assert row is not None  # INSERT ... RETURNING returns its row
         return int(row[0])
 
     def audit_log(self, *, entity: str | None = None, action: str | None = None, limit: int = 100) -> list[AuditEntry]:
@@ -156,6 +231,17 @@ class ControlStore:
         with self._conn() as conn:
             rows = conn.execute(query, (*params, limit)).fetchall()
         return [AuditEntry(*row) for row in rows]
+
+    def knows_entity(self, entity: str) -> bool:
+        """Whether any record names ``entity``: validated, stepped, rolled back, or read through the tier."""
+        self.ensure()
+        query = sql.SQL(" or ").join(
+            sql.SQL("exists (select 1 from {} where entity = %(entity)s)").format(self._table(name))
+            for name in CONTROL_TABLES
+        )
+        with self._conn() as conn:
+            row = conn.execute(sql.SQL("select {}").format(query), {"entity": entity}).fetchone()
+        return bool(row and row[0])
 
     def record_validation(self, *, entity: str, run_id: str, passed: bool, success_percent: float, reason: str) -> None:
         self.ensure()
@@ -193,9 +279,8 @@ class ControlStore:
 
     def tier_health(self, entity: str, since: datetime) -> TierHealth:
         self.ensure()
-        with self._conn() as conn:
-            conn.row_factory = dict_row
-            row = conn.execute(
+        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cursor:  # not the (shared) connection's
+            row = cursor.execute(
                 sql.SQL(
                     "select coalesce(sum(reads), 0) as reads, coalesce(sum(shadow_reads), 0) as shadow_reads, "
                     "coalesce(sum(mismatches), 0) as mismatches, coalesce(sum(iceberg_errors), 0) as iceberg_errors "
@@ -203,6 +288,7 @@ class ControlStore:
                 ).format(self._table("tier_observations")),
                 (entity, since),
             ).fetchone()
+        assert row is not None  # an aggregate without GROUP BY returns one row
         return TierHealth(**{k: int(v) for k, v in row.items()})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -31,12 +32,25 @@ def check_dsn(dsn: str | None) -> str:
     return dsn
 
 
+CONNECT_TIMEOUT_SECONDS = 10
+"""libpq's connect timeout when the DSN sets none: without it a host that drops packets holds a command
+for minutes (the OS's TCP retries) before the one-line error."""
+
+
+def _timeout(dsn: str) -> dict[str, Any]:
+    try:
+        given = "connect_timeout" in psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"source DSN {redact_dsn(dsn)!r} is malformed: {exc}") from None
+    return {} if given else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+
+
 @contextmanager
 def connect(dsn: str, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
     """A psycopg connection for control queries; connection failures become SourceConnectionError."""
     dsn = check_dsn(dsn)  # an empty DSN would silently mean libpq's defaults
     try:
-        conn = psycopg.connect(dsn, autocommit=autocommit, application_name="cutover")
+        conn = psycopg.connect(dsn, autocommit=autocommit, application_name="cutover", **_timeout(dsn))
     except psycopg.OperationalError as exc:
         raise SourceConnectionError(f"cannot connect to {redact_dsn(dsn)}: {exc}".strip()) from exc
     try:
@@ -45,3 +59,14 @@ def connect(dsn: str, *, autocommit: bool = True) -> Iterator[psycopg.Connection
         raise SourceConnectionError(f"lost the connection to {redact_dsn(dsn)}: {exc}".strip()) from exc
     finally:
         conn.close()
+
+
+def check_source(dsn: str | None) -> None:
+    """Connect once and close: for commands whose first use of the source would be deep in a pool or a thread.
+
+    Raises:
+        ConfigError: no DSN or not a ``postgresql://`` URL.
+        SourceConnectionError: the source refused or did not answer within :data:`CONNECT_TIMEOUT_SECONDS`.
+    """
+    with connect(check_dsn(dsn)):
+        pass

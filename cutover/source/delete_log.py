@@ -240,6 +240,11 @@ def _install(conn: psycopg.Connection, table: SourceTable, name: str) -> str | N
             f"a transaction writing {table.qualified_name} kept the delete log from being installed "
             f"within {LOCK_TIMEOUT_MS} ms; the next sync tries again"
         )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        return (
+            f"installing a delete log needs ownership of {table.qualified_name} and CREATE on database "
+            f"{conn.info.dbname}; role {conn.info.user} was refused: {exc.diag.message_primary or exc}"
+        )
     except psycopg.Error as exc:
         return f"cannot install the delete log on {table.qualified_name}: {str(exc).strip()}"
     return None

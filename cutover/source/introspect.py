@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from cutover.errors import SourceSchemaError
+from cutover.errors import PrivilegeError, SourceSchemaError
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,13 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
 
     Raises:
         SourceSchemaError: the table does not exist, is not a table, or has no columns.
+        PrivilegeError: the role may not read it (or one of its partitions); the message names the grant.
     """
     oid, relkind = _relation(conn, schema, name)
     partitioned = relkind == "p"
     columns = _columns(conn, schema, name, oid, partitioned)
     leaves = _leaf_oids(conn, oid) if partitioned else (oid,)
+    _check_readable(conn, schema, name, (oid, *leaves) if partitioned else (oid,))
     estimated_rows, estimated_bytes = _estimate_size(conn, leaves)
     if estimated_rows < 0:
         estimated_rows = _count_rows(conn, schema, name)
@@ -164,6 +166,25 @@ def introspect_table(conn: psycopg.Connection, schema: str, name: str) -> Source
         estimated_rows=estimated_rows,
         estimated_bytes=estimated_bytes,
     )
+
+
+def _check_readable(conn: psycopg.Connection, schema: str, name: str, oids: tuple[int, ...]) -> None:
+    """Refuse, naming the grant, a table (or partition) the role may not SELECT: SELECT is all cutover needs."""
+    rows = conn.execute(
+        """
+        select quote_ident(n.nspname) || '.' || quote_ident(c.relname), current_user
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.oid = any(%s::oid[]) and not has_table_privilege(c.oid, 'SELECT')
+        order by c.oid
+        """,
+        (list(oids),),
+    ).fetchall()
+    if rows:
+        relations, role = ", ".join(r for r, _ in rows), rows[0][1]
+        raise PrivilegeError(
+            f"role {role} may not read {relations}: have the owner run `GRANT SELECT ON {relations} TO {role}`, "
+            f"or leave {schema}.{name} out (--exclude {name})"
+        )
 
 
 def _relation(conn: psycopg.Connection, schema: str, name: str) -> tuple[int, str]:

@@ -6,6 +6,7 @@ import fnmatch
 from pathlib import Path
 from typing import Self
 
+import psycopg
 from pydantic import BaseModel, Field, field_validator
 
 from cutover.errors import ConfigError
@@ -54,10 +55,12 @@ def resolve_tables(selection: TableSelection) -> list[str]:
     ``exclude`` globs then remove tables.
 
     Raises:
-        ConfigError: an exact table name does not exist in the schema.
+        ConfigError: the schema, or an exact table name in it, does not exist.
     """
     with connect(selection.source_dsn) as conn:
         available = list_tables(conn, selection.schema_name)
+        if not available:
+            _check_schema(conn, selection.schema_name)
     if not selection.tables:
         chosen = available
     else:
@@ -71,3 +74,15 @@ def resolve_tables(selection: TableSelection) -> list[str]:
             t for t in available if any(fnmatch.fnmatchcase(t, p) if _is_glob(p) else t == p for p in selection.tables)
         ]
     return [t for t in chosen if not any(fnmatch.fnmatchcase(t, p) for p in selection.exclude)]
+
+
+def _check_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Tell a schema that does not exist from an empty one (the first is a typo, the second is nothing to do)."""
+    schemas = [
+        name
+        for (name,) in conn.execute(
+            "select nspname from pg_namespace where nspname !~ '^(pg_|information_schema$)' order by nspname"
+        ).fetchall()
+    ]
+    if schema not in schemas:
+        raise ConfigError(f"no schema {schema!r} in the source database (schemas: {', '.join(schemas) or 'none'})")

@@ -172,7 +172,12 @@ def prepare_sync(
     except NoSuchTableError:
         raise ConfigError(f"Iceberg table {'.'.join(identifier)} does not exist; run `cutover migrate` first") from None
     checkpoint = read_checkpoint(iceberg)
-    if checkpoint is None or not (checkpoint.complete or not checkpoint.pending):
+    if checkpoint is None:
+        raise ConfigError(
+            f"Iceberg table {'.'.join(identifier)} was not created by a cutover load (it has no checkpoint); "
+            "load it with `cutover migrate --mode replace`"
+        )
+    if not (checkpoint.complete or not checkpoint.pending):
         raise ConfigError(
             f"the full load of {'.'.join(identifier)} is not complete; finish it with `cutover migrate --mode resume`"
         )

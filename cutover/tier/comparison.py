@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cutover.errors import ConfigError, CutoverError
+from cutover.errors import ConfigError, CutoverError, describe_validation
 from cutover.tier.normalize import compare_rows
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class QuerySet(BaseModel):
             text = path.read_text()
             data = json.loads(text) if path.suffix == ".json" else _yaml(text)
             return cls.model_validate(data)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"query set {path}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise ConfigError(f"query set {path}: {describe_validation(exc)}") from exc
 
 
 DEMO_NAMESPACE = "demo"

@@ -7,6 +7,8 @@ as their text. Identifiers are always :class:`psycopg.sql.Identifier` and values
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -72,12 +74,24 @@ class PostgresBackend:
     def dsn(self) -> str:
         return self._dsn
 
-    def connection(self) -> Any:
-        """A pooled connection (context manager), opening the pool on first use."""
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection, opening the pool on first use.
+
+        Raises:
+            SourceConnectionError: no connection within the pool's timeout (PostgreSQL down or refusing us).
+        """
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
-        return self._pool.connection()
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout as exc:
+            raise SourceConnectionError(f"no connection to {redact_dsn(self._dsn)} within the pool's timeout") from exc
+        try:
+            yield conn
+        finally:
+            self._pool.putconn(conn)  # rolls back what is left open; discards a broken connection
 
     def close(self) -> None:
         if self._opened:
@@ -171,8 +185,6 @@ class PostgresBackend:
                     compiled = self._compiled[shape] = self.statement(info, query)[0].as_bytes(conn)
                 cur.execute(compiled, self.parameters(query))
                 return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        except PoolTimeout as exc:
-            raise SourceConnectionError(f"no PostgreSQL connection for {info.entity} in time: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise SourceConnectionError(f"PostgreSQL {redact_dsn(self._dsn)} failed: {exc}".strip()) from exc
         except psycopg.Error as exc:

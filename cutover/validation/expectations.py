@@ -104,20 +104,28 @@ def build_suite_json(conn: psycopg.Connection, table: SourceTable, namespace: st
 def write_expectation_suites(
     dsn: str, schema: str, tables: list[str], namespace: str, directory: Path, *, overwrite: bool = False
 ) -> list[Path]:
-    """Write one suite per table; existing files (people edit them) are kept unless ``overwrite``."""
+    """Write one suite per table; existing files (people edit them) are kept unless ``overwrite``.
+
+    Raises:
+        ConfigError: ``directory`` cannot be created or written.
+    """
+    from cutover.errors import ConfigError
     from cutover.source.connection import connect
     from cutover.source.introspect import introspect_table
 
     written = []
-    directory.mkdir(parents=True, exist_ok=True)
-    with connect(dsn) as conn:
-        for name in tables:
-            path = suite_path(directory, namespace, name)
-            if path.exists() and not overwrite:
-                continue
-            suite = build_suite_json(conn, introspect_table(conn, schema, name), namespace)
-            path.write_text(json.dumps(suite, indent=2) + "\n")
-            written.append(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with connect(dsn) as conn:
+            for name in tables:
+                path = suite_path(directory, namespace, name)
+                if path.exists() and not overwrite:
+                    continue
+                suite = build_suite_json(conn, introspect_table(conn, schema, name), namespace)
+                path.write_text(json.dumps(suite, indent=2) + "\n")
+                written.append(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write expectation suites to {directory}: {exc.strerror or exc}") from exc
     return written
 
 

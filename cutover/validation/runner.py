@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +33,8 @@ from cutover.validation.errors import IcebergTableMissingError
 from cutover.validation.parity import ParityOptions, TableParity
 from cutover.validation.parity.spread import FileSpread
 from cutover.validation.report import TableValidation, ValidationReport, ValidationStatus
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -115,9 +119,12 @@ def _verdict(result: TableValidation) -> tuple[ValidationStatus, str]:
     problems = []
     if result.source_rows != result.iceberg_rows:
         problems.append(f"row counts differ ({result.source_rows:,} source vs {result.iceberg_rows:,} Iceberg)")
-    kinds = [(result.missing_total, "missing in Iceberg"), (result.extra_total, "extra in Iceberg")]
-    kinds.append((result.changed_total, "with different values"))
-    problems += [f"{count:,} rows {what}" for count, what in kinds if count]
+    kinds = [
+        (result.missing_total, "missing", "missing in Iceberg"),
+        (result.extra_total, "extra", "extra in Iceberg"),
+        (result.changed_total, "changed", "with different values"),
+    ]
+    problems += [f"{count:,} rows {what}{_first(result, kind, count)}" for count, kind, what in kinds if count]
     stats = [c.column for c in result.columns if not c.matches]
     if stats:
         problems.append(f"column aggregates differ for {', '.join(stats)}")
@@ -128,6 +135,18 @@ def _verdict(result: TableValidation) -> tuple[ValidationStatus, str]:
         checks = f" and {len(result.expectations)} expectations" if result.expectations else ""
         return "passed", f"all {result.source_rows:,} rows match{checks}"
     return "failed", "; ".join(problems) + f" (success {result.success_percentage}%)"
+
+
+def _first(result: TableValidation, kind: str, count: int) -> str:
+    """`` (id=7: amount)``: the first differing key of ``kind`` and its columns, so every place the reason
+    goes (events, the rollback's audit row, artifacts) names a key to look at. Values stay out: they are
+    the application's data, and the reason travels further than the report."""
+    diff = next((d for d in result.differences if d.kind == kind), None)
+    if diff is None:
+        return ""
+    key = ", ".join(f"{k}={v}" for k, v in diff.key.items())
+    columns = f": {', '.join(c.column for c in diff.columns)}" if diff.columns else ""
+    return f" ({'first ' if count > 1 else ''}{key}{columns})"
 
 
 class ValidationExecutor(Protocol):
@@ -158,12 +177,14 @@ def validate_tables(
     in the order they were selected.
 
     Raises:
-        ConfigError: bad DSN or an unknown table name.
+        ConfigError: bad DSN, an unknown table name, or an unreadable table-options file.
         SourceConnectionError: the source is unreachable, or a table's source connection was lost.
     """
     started = time.perf_counter()
+    _warm_up_hashing()
     report = ValidationReport(run_id=run_id or uuid.uuid4().hex)
     tables = resolve_validation_tables(request)
+    TableOptionsFile.load(request.table_options)  # a bad file is one error now, not the same error per table
     results: dict[str, TableValidation] = {}
 
     def done(table: str, future: Future[TableValidation]) -> None:
@@ -183,6 +204,24 @@ def validate_tables(
     report.tables = [results[t] for t in tables]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _warm_up_hashing() -> None:
+    """Load the compiled hash kernels on a thread of their own while this run waits for PostgreSQL.
+
+    Only an optimization (a no-op after the first run in a process): a failure here is logged, and the
+    parity meets the same error where it counts.
+    """
+
+    def warm() -> None:
+        from cutover.hashing.lookup3 import warm_up
+
+        try:
+            warm_up()
+        except Exception:
+            logger.debug("warming up the hash kernels failed", exc_info=True)
+
+    threading.Thread(target=warm, name="cutover-hash-warm-up", daemon=True).start()
 
 
 def _record_ratio(result: TableValidation) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,9 +40,9 @@ def _with_password(dsn: str) -> str:
 
 
 def _outcomes(output: str) -> dict[str, str]:
-    """name → outcome from the setup table (its rows: kind, name, outcome)."""
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines() if line.count("│") == 4]
-    return {row[1]: row[2] for row in rows if row and row[1] not in ("name", "")}
+    """name → outcome from the setup table (its rows: kind, name, outcome; columns two spaces apart)."""
+    rows = [re.split(r"\s{2,}", line.strip()) for line in output.splitlines()]
+    return {row[1]: row[2] for row in rows if len(row) == 3 and row[1] != "name"}
 
 
 @pytest.mark.slow
@@ -93,3 +94,19 @@ def test_setup_azure_then_the_azure_file_deploys_pushes_and_pulls(
     finally:
         os.chdir(ROOT)
     assert (checkout / "flows" / "migrate.py").read_text() == (ROOT / "flows" / "migrate.py").read_text()
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://postgres@/cutover_demo?host=/tmp/state/pgdata",  # a Unix socket (the embedded demo server)
+        f"postgresql://app:{PASSWORD}@db.example.com:5433/app?sslmode=require",
+    ],
+    ids=["unix-socket", "tcp"],
+)
+def test_the_source_block_gives_back_the_dsn_it_was_given(dsn: str) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from cutover.orchestration.source_block import connector_of_dsn, dsn_of_connector
+
+    assert conninfo_to_dict(dsn_of_connector(connector_of_dsn(dsn))) == conninfo_to_dict(dsn)

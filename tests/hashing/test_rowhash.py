@@ -125,3 +125,52 @@ def test_isin_sorted_matches_numpy_for_ascending_and_shuffled_values(ascending: 
     expected = np.isin(values, keys)
     assert expected.sum() >= 250  # the values picked as keys (a few picked twice)
     assert np.array_equal(isin_sorted(values, keys), expected)
+
+
+WARM_UP_CHECK = """
+import json, sys
+import duckdb
+from pathlib import Path
+from cutover.config import CatalogConfig, TableOptionsFile
+from cutover.hashing import RowHasher, lookup3
+from cutover.lake.catalog import open_catalog
+from cutover.lake.types import map_table
+from cutover.source.connection import connect
+from cutover.source.introspect import introspect_table
+
+lookup3.warm_up()
+kernels = lookup3._kernels()
+loops = ("hash_ranges", "hash_fixed", "hash_numerics")
+loaded = {name: sorted(map(str, getattr(kernels, name).signatures)) for name in loops}
+dsn, catalog, options = sys.argv[1], CatalogConfig.model_validate_json(sys.argv[2]), Path(sys.argv[3])
+with connect(dsn) as conn:
+    table = introspect_table(conn, "public", "wide")
+hasher = RowHasher(map_table(table, TableOptionsFile.load(options).for_table("public", "wide")), ["id"])
+duck = duckdb.connect()
+for batch in open_catalog(catalog).load_table(("lake", "wide")).scan().to_arrow().to_batches():
+    hasher.arrow_hashes(batch, duck)
+after = {name: sorted(map(str, getattr(kernels, name).signatures)) for name in loops}
+print(json.dumps({"loaded": loaded, "after": after}))
+"""
+
+
+def test_warm_up_loads_the_specializations_row_hashing_uses(
+    source: psycopg.Connection, source_dsn: str, catalog_config: CatalogConfig, tmp_path: Path
+) -> None:
+    """In a fresh process: after the warm-up, hashing every column kind loads no other specialization."""
+    import json
+    import subprocess
+    import sys
+
+    source.execute(WIDE)
+    options = write_options(
+        tmp_path, {"public.wide": {"columns": {"n_free": {"numeric": "decimal38"}, "ts_inf": {"infinity": "sentinel"}}}}
+    )
+    assert migrate(source_dsn, catalog_config, ["wide"], table_options=options).ok
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_UP_CHECK, source_dsn, catalog_config.model_dump_json(), str(options)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["after"] == seen["loaded"]

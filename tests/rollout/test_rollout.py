@@ -177,3 +177,46 @@ def test_cli_rollback_with_prefect_down_warns_once_and_does_not_wait(
     assert "Traceback" not in output and "websocket" not in output.lower()
     assert len(store.audit_log(action="rollback", limit=5)) == 2  # recorded both times, Prefect or not
     assert seconds - reference < 1.5, (seconds, reference)  # the old client retried for ~8 s
+
+
+def test_rollback_with_the_audit_trail_unreachable_turns_every_flag_off_and_says_it_was_not_audited(
+    source_dsn: str, tmp_path: Path, store: ControlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The emergency brake is not held back by the audit trail: flags first, then the record, or a warning."""
+    import os
+    import subprocess
+    import sys
+
+    flag_file = tmp_path / "flags.json"
+    flags = MutableFeatureFlagService(LocalFlagFile(flag_file))
+    for scope in (None, ENTITY, "sales.customers"):
+        flags.enable(names.FLAG_USE_ICEBERG_BACKEND, actor="ops", reason="on", entity=scope)
+        flags.set_percentage(names.FLAG_ICEBERG_ROLL_PERCENTAGE, 50, actor="ops", reason="on", entity=scope)
+    down = ControlStore("postgresql://postgres@127.0.0.1:1/postgres")
+
+    result = RolloutController(flags, down).rollback(actor="pager", reason="corrupt table")
+
+    assert result.audit_id is None and result.audit_error and "127.0.0.1:1" in result.audit_error
+    assert len(result.changes) == 3 * 4 and result.changed
+    flags.refresh()
+    for scope in (None, ENTITY, "sales.customers"):
+        assert flags.state(names.FLAG_USE_ICEBERG_BACKEND, scope).value is False
+        assert flags.state(names.FLAG_ICEBERG_ROLL_PERCENTAGE, scope).value == 0
+    assert any("not audited" in r.message and "corrupt table" in r.message for r in caplog.records)
+
+    flags.enable(names.FLAG_USE_ICEBERG_BACKEND, actor="ops", reason="on again", entity=ENTITY)
+    env = {
+        **os.environ, "CUTOVER_SOURCE_DSN": source_dsn, "CUTOVER_CONTROL_DSN": "postgresql://postgres@127.0.0.1:1/x",
+        "CUTOVER_FLAGS_FILE": str(flag_file), "PREFECT_API_URL": "",
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "cutover.cli", "rollback", "--entity", ENTITY, "--reason", "drill"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "flags are off" in warnings[0] and "127.0.0.1:1" in warnings[0], done.stderr
+    assert "Traceback" not in done.stderr and '"reason": "drill"' in done.stderr  # the unwritten record, logged
+    flags.refresh()
+    assert flags.state(names.FLAG_USE_ICEBERG_BACKEND, ENTITY).value is False
+    assert store.audit_log(action="rollback", limit=5) == []  # nothing reached the real store either

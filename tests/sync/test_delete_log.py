@@ -179,7 +179,7 @@ def test_without_ownership_the_sync_compares_key_sets_and_says_why(
         source.execute("delete from orders where id < 3")
         dsn = source_dsn.replace("postgres@", f"{role}@")
         result = sync_table(dsn, orders)
-        assert result.deletes_found_by.startswith("key sets (cannot install the delete log on public.orders")
+        assert result.deletes_found_by.startswith("key sets (installing a delete log needs ownership of public.orders")
         assert "permission denied for table orders" in result.deletes_found_by and result.rows_deleted == 2
         assert _logs(source) == []
     finally:

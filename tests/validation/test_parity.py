@@ -81,7 +81,8 @@ def test_parity_names_exactly_the_iceberg_side_changes(orders: CatalogConfig, so
     assert (result.missing_total, result.extra_total, result.changed_total) == (1, 1, 1)
     assert result.matching_rows == 29_998
     assert result.success_percentage == pytest.approx(100 * 29_998 / 30_000, abs=1e-3)
-    assert "1 rows missing in Iceberg" in result.reason
+    assert "1 rows missing in Iceberg (id=20000)" in result.reason  # the reason names a key to look at
+    assert "1 rows with different values (id=1234: note)" in result.reason and "edited" not in result.reason
 
 
 def test_parity_names_a_changed_source_row(orders: CatalogConfig, source: psycopg.Connection, source_dsn: str) -> None:

@@ -18,6 +18,6 @@ async def rollback(body: RollbackRequest, controller: ControllerDep) -> Rollback
     result = await run_in_threadpool(controller.rollback, actor=body.actor, reason=body.reason, entity=body.entity)
     return RollbackOut(
         entity=result.entity, actor=result.actor, reason=result.reason, audit_id=result.audit_id,
-        changed=result.changed,
+        audit_error=result.audit_error, changed=result.changed,
         changes=[FlagChangeOut(**as_dict(c), changed=c.changed) for c in result.changes],
     )  # fmt: skip

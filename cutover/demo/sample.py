@@ -1,25 +1,17 @@
-"""The demo: a sample application schema in a throwaway PostgreSQL, migrated into the embedded defaults.
+"""The demo's application: a sample schema (customers, products, orders, order lines) and a day of its writes.
 
-Uses the PostgreSQL in ``CUTOVER_SOURCE_DSN`` when set (a database ``cutover_demo`` is recreated there),
-otherwise starts a private PostgreSQL from the ``pgserver`` wheel under the state directory.
+The `orders` table is also the benchmarks' (:func:`create_orders`), so the demo and `bench/` measure the
+same shape.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from rich.console import Console
 
-from cutover.config import CatalogConfig, default_catalog
-from cutover.load.report import MigrationReport
-from cutover.load.runner import MigrationRequest
-
-DEMO_DATABASE = "cutover_demo"
+SAMPLE_TABLES = ("customers", "order_lines", "orders", "products")
 
 ORDERS_DDL = """
 create table {orders} (
@@ -134,28 +126,68 @@ def seed_sample_schema(dsn: str, rows: int) -> None:
         conn.execute("analyze")
 
 
-def demo_source(state_dir: Path) -> str:
-    """A DSN of an empty demo database: the configured server's, or a private embedded one."""
-    configured = os.environ.get("CUTOVER_SOURCE_DSN")
-    if configured:
-        with psycopg.connect(configured, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DEMO_DATABASE)))
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(DEMO_DATABASE)))
-        return urlunsplit(urlsplit(configured)._replace(path=f"/{DEMO_DATABASE}"))
-    import pgserver
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(state_dir.resolve() / "pgdata", cleanup_mode="stop")
-    return str(server.get_uri())
+UPDATED_EVERY = 50
+"""Orders whose id % 50 == 3 are updated by the day's writes (2 %)."""
+DELETED_EVERY = 200
+"""Orders whose id % 200 == 7 are deleted by the day's writes (0.5 %)."""
 
 
-def run_demo(
-    rows: int, state_dir: Path, console: Console, run: Callable[[MigrationRequest, CatalogConfig], MigrationReport]
-) -> MigrationReport:
-    """Seed, then migrate every sample table with ``run`` (the CLI's progress-reporting runner)."""
-    with console.status("starting PostgreSQL"):
-        dsn = demo_source(state_dir)
-    with console.status(f"seeding the sample schema ({rows:,} orders)"):
-        seed_sample_schema(dsn, rows)
-    request = MigrationRequest(source_dsn=dsn, namespace="demo", mode="replace")
-    return run(request, default_catalog(state_dir))
+@dataclass(frozen=True)
+class DayOfWrites:
+    """What :func:`apply_day_of_writes` changed, per kind (the demo's summary of the application's day)."""
+
+    orders_inserted: int
+    orders_updated: int
+    orders_deleted: int
+    lines_inserted: int
+    lines_deleted: int
+    customers_updated: int
+    products_updated: int
+    new_column: str
+
+
+DAY_OF_WRITES = """
+alter table orders add column channel text;
+insert into orders
+select g, 1 + (g * 7919) %% 100000, 'new', round(((g * 104729) %% 10000000) / 100.0, 2), 'EUR', now(), now(),
+       null, false, jsonb_build_object('sku', 'SKU-' || (g %% 1000), 'qty', 1), md5(g::text)::uuid,
+       (array['web', 'app', 'store'])[1 + g %% 3]
+from generate_series(%(first_new)s::bigint, %(last_new)s::bigint) g;
+update orders set status = 'shipped', amount = amount + 1.00, channel = 'app', updated_at = now()
+where id %% {updated_every} = 3 and id <= %(rows)s;
+delete from order_lines where order_id %% {deleted_every} = 7;
+delete from orders where id %% {deleted_every} = 7 and id <= %(rows)s;
+insert into order_lines
+select g, 1, 'SKU-' || (g %% 1000), 1, 9.99 from generate_series(%(first_new)s::bigint, %(last_new)s::bigint) g;
+update customers set last_seen = now(), tier = 'pro' where id %% 100 = 1;
+update products set price = price + 1 where sku like 'SKU-1_'
+"""
+
+
+def apply_day_of_writes(dsn: str, rows: int) -> DayOfWrites:
+    """A day of the application's writes, in one transaction: new orders (1 %) with their lines, updated
+    orders (2 %, ``updated_at`` moved on), deleted orders (0.5 %) with their lines, a new nullable column
+    ``orders.channel`` filled in the new and updated rows, and updates of customers and products (tables
+    without a cursor column, which the sync follows by ``xmin``).
+
+    The new column has no default on purpose: an ``ADD COLUMN ... DEFAULT`` fills every existing row
+    without touching ``updated_at``, which the sync detects and answers by copying the whole table.
+    """
+    new = max(1, rows // 100)
+    params = {"rows": rows, "first_new": rows + 1, "last_new": rows + new}
+    script = DAY_OF_WRITES.format(updated_every=UPDATED_EVERY, deleted_every=DELETED_EVERY)
+    counts = []
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        for statement in filter(str.strip, script.split(";\n")):
+            counts.append(conn.execute(statement, params).rowcount)
+    _, inserted, updated, lines_deleted, deleted, lines_inserted, customers, products = counts
+    return DayOfWrites(inserted, updated, deleted, lines_inserted, lines_deleted, customers, products, "orders.channel")
+
+
+def untouched_order_id(rows: int) -> int:
+    """An order near the middle that the day's writes neither update nor delete (where the demo plants its
+    corruption, so the validation's verdict can only come from the corruption)."""
+    key = max(1, rows // 2)
+    while key % UPDATED_EVERY == 3 or key % DELETED_EVERY == 7:
+        key += 1
+    return key
