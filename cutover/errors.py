@@ -38,6 +38,19 @@ class SourceConnectionError(TransientError):
     """The PostgreSQL source could not be reached or dropped the connection."""
 
 
+class SnapshotGoneError(SourceConnectionError):
+    """A reader came after the run's exported snapshot was released (its run ended or lost its control
+    connection). It is retried on that same snapshot, never on a newer one: a consistent copy cannot mix
+    snapshots, so when the snapshot is gone for good the table fails and a resumed run reads it again."""
+
+    def __init__(self, snapshot_id: str, detail: str) -> None:
+        super().__init__(
+            f"the run's source snapshot {snapshot_id} is no longer exported ({detail}); this read is retried "
+            "on that snapshot only: resume the load (--mode resume) if its run has ended"
+        )
+        self.snapshot_id = snapshot_id
+
+
 class CommitConflictError(TransientError):
     """Another writer committed to the Iceberg table first and our retries ran out."""
 

@@ -14,7 +14,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from cutover import names
 from cutover.config import CatalogConfig
 from cutover.maintenance import MaintenanceRequest, TableMaintenanceReport, run_maintenance
-from flows.common import Progress, current_run_id, finish_job, start_job
+from cutover.orchestration.cluster import ClusterConfig
+from flows.common import Progress, current_run_id, finish_job, job_steps, start_job
 from tasks.maintain import PrefectMaintenanceExecutor
 
 PROGRESS_KEY = "maintain-progress"
@@ -22,8 +23,15 @@ REPORT_KEY = "maintain-report"
 
 
 @flow(name=names.FLOW_MAINTAIN, task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)  # type: ignore[arg-type]
-def maintain(request: MaintenanceRequest | None = None, catalog: CatalogConfig | None = None) -> dict[str, object]:
-    """Maintain the selected tables; fails (after its report) when a table's maintenance failed."""
+def maintain(
+    request: MaintenanceRequest | None = None,
+    catalog: CatalogConfig | None = None,
+    cluster: ClusterConfig | None = None,
+) -> dict[str, object]:
+    """Maintain the selected tables; fails (after its report) when a table's maintenance failed.
+
+    With a ``cluster`` (or ``CUTOVER_DASK_ADDRESS``) the tables are maintained on the Dask cluster's workers.
+    """
     logger = get_run_logger()
     request = request or MaintenanceRequest()
     catalog = start_job(catalog)
@@ -37,9 +45,9 @@ def maintain(request: MaintenanceRequest | None = None, catalog: CatalogConfig |
             f" — {result.error}" if result.error else "")  # fmt: skip
         progress.update(done, total)
 
-    report = run_maintenance(
-        request, catalog, table_done, executor=PrefectMaintenanceExecutor(request, catalog), run_id=current_run_id()
-    )
+    with job_steps(cluster) as steps:
+        executor = PrefectMaintenanceExecutor(request, catalog, steps.submit)
+        report = run_maintenance(request, catalog, table_done, executor=executor, run_id=current_run_id())
     progress.done()
     create_table_artifact(report.table_rows(), key=REPORT_KEY, description=f"Maintenance {report.run_id}")
     return finish_job(report, None, verb="get maintained", past="maintained")

@@ -17,9 +17,10 @@ from cutover.config import CatalogConfig
 from cutover.load.report import MigrationReport
 from cutover.load.runner import MigrationRequest, run_migration
 from cutover.load.tracker import LoadProgress
+from cutover.orchestration.cluster import ClusterConfig
 from cutover.source.snapshot import SourceSnapshot
 from cutover.validation import ValidationReport, ValidationRequest
-from flows.common import Progress, current_run_id, finish_job, start_job, with_source
+from flows.common import Progress, current_run_id, finish_job, job_steps, start_job, with_source
 from flows.validate import validate_in_snapshot
 from tasks.migrate import PrefectLoadExecutor
 
@@ -29,11 +30,18 @@ REPORT_KEY = "migrate-report"
 
 @flow(name="migrate", task_runner=ThreadPoolTaskRunner(max_workers=16), log_prints=False)  # type: ignore[arg-type]
 def migrate(
-    request: MigrationRequest, catalog: CatalogConfig | None = None, source_block: str = names.BLOCK_SOURCE
+    request: MigrationRequest,
+    catalog: CatalogConfig | None = None,
+    source_block: str = names.BLOCK_SOURCE,
+    cluster: ClusterConfig | None = None,
 ) -> dict[str, object]:
-    """Full load of the selected tables; fails (after writing its report) when any table did not load."""
+    """Full load of the selected tables; fails (after writing its report) when any table did not load.
+
+    With a ``cluster`` (or ``CUTOVER_DASK_ADDRESS``) the batches are read and written by the Dask
+    cluster's workers; this process keeps the snapshot open and commits.
+    """
     catalog = start_job(catalog)
-    request = with_source(request, source_block)
+    given, request = request, with_source(request, source_block)
     progress = Progress(PROGRESS_KEY, "Batches committed, all tables")
     validations: list[ValidationReport] = []
 
@@ -44,19 +52,21 @@ def migrate(
         migrated = report.ok_tables()
         if request.validate_after and migrated:
             checked = ValidationRequest.of_selection(request, migrated)
-            validations.append(validate_in_snapshot(checked, catalog, snapshot, report.run_id))
+            validations.append(validate_in_snapshot(checked, catalog, snapshot, report.run_id, steps, source))
 
     def on_progress(step: LoadProgress) -> None:
         progress.update(step.run_batches_done, step.run_batches_total)
 
-    report = run_migration(
-        request,
-        catalog,
-        on_progress,
-        executor=PrefectLoadExecutor(request, catalog),
-        run_id=current_run_id(),
-        in_snapshot=validate_loaded,
-    )
+    with job_steps(cluster) as steps:
+        source = steps.source(given, source_block, request)
+        report = run_migration(
+            request,
+            catalog,
+            on_progress,
+            executor=PrefectLoadExecutor(request, catalog, source, steps.submit),
+            run_id=current_run_id(),
+            in_snapshot=validate_loaded,
+        )
     return finish_job(report, validations[0] if validations else None, verb="load", past="loaded")
 
 

@@ -16,10 +16,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from cutover import names
 from cutover.config import CatalogConfig
+from cutover.orchestration.cluster import ClusterConfig
 from cutover.source.snapshot import SourceSnapshot
 from cutover.sync import SyncReport, SyncRequest, TableSyncReport, run_sync
 from cutover.validation import ValidationReport, ValidationRequest
-from flows.common import Progress, current_run_id, finish_job, start_job, with_source
+from flows.common import Progress, current_run_id, finish_job, job_steps, start_job, with_source
 from flows.validate import validate_in_snapshot
 from tasks.sync import PrefectSyncExecutor
 
@@ -29,12 +30,18 @@ REPORT_KEY = "sync-report"
 
 @flow(name="sync", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=False)  # type: ignore[arg-type]
 def sync(
-    request: SyncRequest, catalog: CatalogConfig | None = None, source_block: str = names.BLOCK_SOURCE
+    request: SyncRequest,
+    catalog: CatalogConfig | None = None,
+    source_block: str = names.BLOCK_SOURCE,
+    cluster: ClusterConfig | None = None,
 ) -> dict[str, object]:
-    """Sync the selected tables; fails (after its report) when a table did not sync or did not validate."""
+    """Sync the selected tables; fails (after its report) when a table did not sync or did not validate.
+
+    With a ``cluster`` (or ``CUTOVER_DASK_ADDRESS``) the tables are synced on the Dask cluster's workers.
+    """
     logger = get_run_logger()
     catalog = start_job(catalog)
-    request = with_source(request, source_block)
+    given, request = request, with_source(request, source_block)
     progress = Progress(PROGRESS_KEY, "Tables synced")
     validations: list[ValidationReport] = []
 
@@ -50,16 +57,18 @@ def sync(
         current = report.ok_tables()
         if request.validate_after and current:
             checked = ValidationRequest.of_selection(request, current)
-            validations.append(validate_in_snapshot(checked, catalog, snapshot, report.run_id))
+            validations.append(validate_in_snapshot(checked, catalog, snapshot, report.run_id, steps, source))
 
-    report = run_sync(
-        request,
-        catalog,
-        table_done,
-        validate_synced,
-        executor=PrefectSyncExecutor(request, catalog),
-        run_id=current_run_id(),
-    )
+    with job_steps(cluster) as steps:
+        source = steps.source(given, source_block, request)
+        report = run_sync(
+            request,
+            catalog,
+            table_done,
+            validate_synced,
+            executor=PrefectSyncExecutor(request, catalog, source, steps.submit),
+            run_id=current_run_id(),
+        )
     return finish_job(report, validations[0] if validations else None, verb="sync", past="synced")
 
 

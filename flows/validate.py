@@ -14,9 +14,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from cutover import names
 from cutover.config import CatalogConfig
+from cutover.orchestration.cluster import ClusterConfig
 from cutover.source.snapshot import SourceSnapshot
 from cutover.validation import TableValidation, ValidationReport, ValidationRequest, validate_tables
-from flows.common import current_run_id, finish_job, start_job, with_source
+from flows.common import Steps, current_run_id, finish_job, job_steps, start_job, with_source
+from tasks.common import SourceRef
 from tasks.validate import PrefectValidationExecutor, emit_validation_event, record_outcomes
 
 REPORT_KEY = "validate-report"
@@ -24,10 +26,16 @@ SUMMARY_KEY = "validate-summary"
 
 
 def validate_in_snapshot(
-    request: ValidationRequest, catalog: CatalogConfig, snapshot: SourceSnapshot | None, run_id: str
+    request: ValidationRequest,
+    catalog: CatalogConfig,
+    snapshot: SourceSnapshot | None,
+    run_id: str,
+    steps: Steps,
+    source: SourceRef,
 ) -> ValidationReport:
-    """Validate the request's tables (inside ``snapshot`` when given), then record, announce and report
-    the verdicts. Shared by this flow and by `migrate` and `sync` (which validate on their own snapshot).
+    """Validate the request's tables (inside ``snapshot`` when given) on ``steps``, reading the source as
+    ``source`` says, then record, announce and report the verdicts. Shared by this flow and by `migrate`
+    and `sync` (which validate on their own snapshot).
     """
     logger = get_run_logger()
 
@@ -40,7 +48,7 @@ def validate_in_snapshot(
         request,
         catalog,
         snapshot,
-        executor=PrefectValidationExecutor(request, catalog),
+        executor=PrefectValidationExecutor(request, catalog, source, steps.submit),
         run_id=run_id,
         on_table_done=log,
     )
@@ -54,12 +62,21 @@ def validate_in_snapshot(
 
 @flow(name="validate", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)  # type: ignore[arg-type]
 def validate(
-    request: ValidationRequest, catalog: CatalogConfig | None = None, source_block: str = names.BLOCK_SOURCE
+    request: ValidationRequest,
+    catalog: CatalogConfig | None = None,
+    source_block: str = names.BLOCK_SOURCE,
+    cluster: ClusterConfig | None = None,
 ) -> dict[str, object]:
-    """Validate the selected tables; fails (after its report and events) when any table did not pass."""
+    """Validate the selected tables; fails (after its report and events) when any table did not pass.
+
+    With a ``cluster`` (or ``CUTOVER_DASK_ADDRESS``) tables are validated on the Dask cluster's workers,
+    each spreading the hashing of its Iceberg files over the cluster.
+    """
     catalog = start_job(catalog)
-    request = with_source(request, source_block)
-    report = validate_in_snapshot(request, catalog, None, current_run_id())
+    given, request = request, with_source(request, source_block)
+    with job_steps(cluster) as steps:
+        source = steps.source(given, source_block, request)
+        report = validate_in_snapshot(request, catalog, None, current_run_id(), steps, source)
     return finish_job(report, None, verb="validate", past="validated")
 
 

@@ -13,7 +13,7 @@ from cutover.config import CatalogConfig
 from cutover.lake.catalog import open_catalog
 from cutover.maintenance import MaintenanceRequest, TableMaintenanceReport, maintain_table
 from cutover.orchestration.limits import ensure_concurrency_limits
-from tasks.common import as_future, retry_transient_only
+from tasks.common import Submit, retry_transient_only, submitter
 from tasks.sync import table_limit
 
 
@@ -35,10 +35,12 @@ def maintain_table_task(
 
 
 class PrefectMaintenanceExecutor:
-    """Each table's maintenance as a task run of the flow's task runner."""
+    """Each table's maintenance as a task run of the flow's task runner (or of a Dask cluster's)."""
 
-    def __init__(self, request: MaintenanceRequest, catalog: CatalogConfig) -> None:
+    def __init__(self, request: MaintenanceRequest, catalog: CatalogConfig, submit: Submit | None = None) -> None:
         self.request, self.catalog = request, catalog
+        self._submit = submit or submitter()
 
     def maintain_table(self, identifier: tuple[str, str]) -> Future[TableMaintenanceReport]:
-        return as_future(maintain_table_task.submit(self.request, self.catalog, identifier))
+        parameters = {"request": self.request, "catalog": self.catalog, "identifier": identifier}
+        return self._submit(maintain_table_task, parameters)

@@ -17,7 +17,7 @@ from cutover.orchestration.limits import ensure_concurrency_limits
 from cutover.source.connection import connect
 from cutover.source.snapshot import SourceSnapshot
 from cutover.sync import SyncRequest, TableSync, TableSyncReport, prepare_requested_sync, sync_one
-from tasks.common import as_future, retry_transient_only
+from tasks.common import SourceRef, Submit, retry_transient_only, submitter
 
 
 def table_limit(iceberg_name: str) -> str:
@@ -52,16 +52,19 @@ def prepare_sync_task(request: SyncRequest, catalog: CatalogConfig, table: str) 
     cache_policy=NO_CACHE,
     task_run_name="sync-{plan.iceberg_name}",
 )
-def sync_table_task(dsn: str, catalog: CatalogConfig, plan: TableSync, snapshot: SourceSnapshot) -> TableSyncReport:
+def sync_table_task(
+    source: SourceRef, catalog: CatalogConfig, plan: TableSync, snapshot: SourceSnapshot
+) -> TableSyncReport:
     """Stage (holding a source-read slot) and commit (holding a commit slot) one table's changes.
 
-    The table's own limit of 1 makes a second sync of the same table, from any flow run, wait.
+    The table's own limit of 1 makes a second sync of the same table, from any flow run, wait. On a
+    cluster the whole table runs on one worker: it is still the table's only committer.
     """
     limit = table_limit(plan.iceberg_name)
     ensure_concurrency_limits({limit: 1})
     with concurrency(limit, occupy=1, strict=True):
         return sync_one(
-            dsn,
+            source.resolve(),
             open_catalog(catalog),
             plan,
             snapshot,
@@ -71,13 +74,23 @@ def sync_table_task(dsn: str, catalog: CatalogConfig, plan: TableSync, snapshot:
 
 
 class PrefectSyncExecutor:
-    """The sync's steps as task runs of the flow's task runner."""
+    """The sync's steps as task runs: plans in the flow process (before its snapshot), tables on the
+    flow's task runner or a Dask cluster's."""
 
-    def __init__(self, request: SyncRequest, catalog: CatalogConfig) -> None:
+    def __init__(
+        self,
+        request: SyncRequest,
+        catalog: CatalogConfig,
+        source: SourceRef | None = None,
+        submit: Submit | None = None,
+    ) -> None:
         self.request, self.catalog = request, catalog
+        self.source = source or SourceRef(dsn=request.source_dsn)
+        self._submit = submit or submitter()
 
     def prepare(self, table: str) -> TableSync:
         return prepare_sync_task(self.request, self.catalog, table)
 
     def sync_table(self, plan: TableSync, snapshot: SourceSnapshot) -> Future[TableSyncReport]:
-        return as_future(sync_table_task.submit(self.request.source_dsn, self.catalog, plan, snapshot))
+        parameters = {"source": self.source, "catalog": self.catalog, "plan": plan, "snapshot": snapshot}
+        return self._submit(sync_table_task, parameters)

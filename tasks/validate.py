@@ -1,8 +1,15 @@
-"""Thin Prefect tasks over :mod:`cutover.validation`, and the executor that submits them."""
+"""Thin Prefect tasks over :mod:`cutover.validation`, and the executor that submits them.
+
+On a Dask cluster a table's validation runs on a worker, which spreads the hashing of the Iceberg side's
+data files over the cluster (:class:`DaskFileSpread`: bucket sums come back, not rows); the source side
+stays one parallel aggregate in PostgreSQL.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -13,7 +20,51 @@ from cutover import names
 from cutover.config import CatalogConfig
 from cutover.lake.catalog import open_catalog
 from cutover.validation import TableValidation, ValidationReport, ValidationRequest, validate_table
-from tasks.common import as_future, retry_transient_only
+from cutover.validation.parity.spread import BucketPart, FileGroup
+from tasks.common import SourceRef, Submit, retry_transient_only, submitter
+
+GROUPS_PER_THREAD = 2
+"""File groups per worker thread: enough to even out files of different sizes, few enough that each
+group's catalog and manifest reads stay small beside its hashing."""
+
+
+class DaskFileSpread:
+    """The Iceberg side's files hashed by the Dask cluster this task runs on (tasks launching tasks).
+
+    Built in the task's thread on a worker; :meth:`map` may be called from any thread (the parity asks
+    while its source aggregate runs), through the worker's own client.
+    """
+
+    def __init__(self, catalog: CatalogConfig, client: Any) -> None:
+        self.catalog, self._client = catalog, client
+        self.parts = max(1, GROUPS_PER_THREAD * sum(client.nthreads().values()))
+
+    def map(self, fn: Callable[[FileGroup], BucketPart], groups: list[FileGroup]) -> list[BucketPart]:
+        return list(self._client.gather(self._client.map(fn, groups, pure=False)))
+
+
+def cluster_spread(catalog: CatalogConfig) -> DaskFileSpread | None:
+    """A spread over the cluster when this task runs on a Dask worker, else None (hash in-process)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    return DaskFileSpread(catalog, worker.client)
+
+
+def _validate(request: ValidationRequest, catalog: CatalogConfig, table: str, snapshot_id: str) -> TableValidation:
+    spread = cluster_spread(catalog)
+    if spread is None:
+        return validate_table(request, open_catalog(catalog), table, snapshot_id)
+    from distributed import rejoin, secede
+
+    secede()  # give the worker's thread to the file groups while this task waits on them (no deadlock)
+    try:
+        return validate_table(request, open_catalog(catalog), table, snapshot_id, spread=spread)
+    finally:
+        rejoin()
 
 
 @task(
@@ -24,11 +75,11 @@ from tasks.common import as_future, retry_transient_only
     task_run_name="validate-{table}",
 )
 def validate_table_task(
-    request: ValidationRequest, catalog: CatalogConfig, table: str, snapshot_id: str
+    request: ValidationRequest, source: SourceRef, catalog: CatalogConfig, table: str, snapshot_id: str
 ) -> TableValidation:
     """Parity + expectations of one table inside the run's snapshot; holds a source-read slot."""
     with concurrency(names.LIMIT_SOURCE_READS, occupy=1, strict=True):
-        return validate_table(request, open_catalog(catalog), table, snapshot_id)
+        return _validate(source.bind(request), catalog, table, snapshot_id)
 
 
 @task(cache_policy=NO_CACHE)
@@ -55,10 +106,19 @@ def record_outcomes(report: ValidationReport, source_dsn: str) -> None:
 
 
 class PrefectValidationExecutor:
-    """Each table's validation as a task run of the flow's task runner."""
+    """Each table's validation as a task run of the flow's task runner (or of a Dask cluster's)."""
 
-    def __init__(self, request: ValidationRequest, catalog: CatalogConfig) -> None:
-        self.request, self.catalog = request, catalog
+    def __init__(
+        self,
+        request: ValidationRequest,
+        catalog: CatalogConfig,
+        source: SourceRef | None = None,
+        submit: Submit | None = None,
+    ) -> None:
+        self.source = source or SourceRef(dsn=request.source_dsn)
+        self.request, self.catalog = self.source.strip(request), catalog
+        self._submit = submit or submitter()
 
     def validate_table(self, table: str, snapshot_id: str) -> Future[TableValidation]:
-        return as_future(validate_table_task.submit(self.request, self.catalog, table, snapshot_id))
+        parameters: dict[str, Any] = {"request": self.request, "source": self.source, "catalog": self.catalog}
+        return self._submit(validate_table_task, parameters | {"table": table, "snapshot_id": snapshot_id})

@@ -169,3 +169,12 @@ ReportJson = Annotated[
     Path | None,
     typer.Option(envvar="CUTOVER_REPORT_JSON", callback=writable_report, help="Write the JSON report here."),
 ]
+DaskAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        envvar="CUTOVER_DASK_ADDRESS",
+        help="Run the command's Prefect flow with its steps on the Dask scheduler at tcp://HOST:PORT "
+        "(workers report to PREFECT_API_URL).",
+    ),
+]

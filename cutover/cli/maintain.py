@@ -12,6 +12,7 @@ from cutover.cli._common import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     CatalogUri,
+    DaskAddress,
     ReportJson,
     Warehouse,
     app,
@@ -91,6 +92,7 @@ def maintain(
         bool, typer.Option("--dry-run", help="Plan and list (orphans with sizes); change nothing.")
     ] = False,
     report_json: ReportJson = None,
+    dask_address: DaskAddress = None,
 ) -> None:
     """Compact, rewrite manifests, expire snapshots (deleting the files only they referenced), remove orphans."""
     from cutover.maintenance import MaintenanceRequest, run_maintenance
@@ -110,7 +112,15 @@ def maintain(
     def done(result: TableMaintenanceReport, finished: int, total: int) -> None:
         console.print(f"{result.iceberg_identifier}: {result.status} ({finished}/{total})")
 
-    report = run_maintenance(request, catalog_from(catalog_uri, warehouse), done)
+    catalog = catalog_from(catalog_uri, warehouse)
+    if dask_address:
+        from cutover.cli._cluster import report_of, run_flow_on_cluster
+        from cutover.maintenance import MaintenanceReport, TableMaintenanceReport
+
+        data = run_flow_on_cluster("maintain", dask_address, request=request, catalog=catalog)
+        report = report_of(data, MaintenanceReport, TableMaintenanceReport, dry_run=bool(data.get("dry_run")))
+    else:
+        report = run_maintenance(request, catalog, done)
     if report_json is not None:
         report.write_json(report_json)
     print_maintenance_report(report)

@@ -11,6 +11,7 @@ from cutover.cli._common import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     CatalogUri,
+    DaskAddress,
     Exclude,
     Namespace,
     ReportJson,
@@ -70,6 +71,7 @@ def migrate(
     mode: Annotated[LoadMode, typer.Option(envvar="CUTOVER_MODE", help="create | resume | replace.")] = "create",
     table_options: TableOptionsPath = None,
     report_json: ReportJson = None,
+    dask_address: DaskAddress = None,
 ) -> None:
     """Full load of PostgreSQL tables into Iceberg: exact, parallel, resumable."""
     from cutover.load.runner import MigrationRequest
@@ -85,7 +87,15 @@ def migrate(
         mode=mode,
         table_options=table_options,
     )
-    report = run_with_progress(request, catalog_from(catalog_uri, warehouse))
+    catalog = catalog_from(catalog_uri, warehouse)
+    if dask_address:
+        from cutover.cli._cluster import report_of, run_flow_on_cluster
+        from cutover.load.report import TableReport
+
+        data = run_flow_on_cluster("migrate", dask_address, request=request, catalog=catalog)
+        report = report_of(data, MigrationReport, TableReport)
+    else:
+        report = run_with_progress(request, catalog)
     if report_json is not None:
         report.write_json(report_json)
     print_migration_report(report)

@@ -14,6 +14,7 @@ from cutover.cli._common import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     CatalogUri,
+    DaskAddress,
     Exclude,
     Namespace,
     ReportJson,
@@ -103,6 +104,27 @@ def _progress() -> Iterator[Callable[[TableSyncReport, int, int], None]]:
         yield done
 
 
+def _sync_on_cluster(request: SyncRequest, catalog: CatalogConfig, address: str, report_json: Path | None) -> None:
+    """The `sync` flow on the cluster (validating on its snapshot when asked); prints and exits."""
+    from cutover.cli._cluster import report_of, run_flow_on_cluster
+    from cutover.sync import SyncReport, TableSyncReport
+    from cutover.validation import TableValidation, ValidationReport
+
+    data = run_flow_on_cluster("sync", address, request=request, catalog=catalog)
+    report = report_of(data, SyncReport, TableSyncReport)
+    if report_json is not None:
+        report.write_json(report_json)
+    print_sync_report(report)
+    ok = report.ok
+    if isinstance(data.get("validation"), dict):
+        from cutover.cli.validate import print_validation_report
+
+        validation = report_of(data["validation"], ValidationReport, TableValidation)
+        print_validation_report(validation)
+        ok = ok and validation.ok
+    raise typer.Exit(EXIT_OK if ok else EXIT_INCOMPLETE)
+
+
 @app.command()
 def sync(
     source_dsn: SourceDsn = None,
@@ -135,6 +157,7 @@ def sync(
             help="Drop the selected tables' delete logs (triggers and log tables) and exit: once the migration is over.",
         ),
     ] = False,
+    dask_address: DaskAddress = None,
 ) -> None:
     """Incremental sync: changed rows, hard deletes and new columns since the last watermark, merged by key."""
     from cutover.flags import FlagSettings, open_flag_service
@@ -154,6 +177,8 @@ def sync(
         _release(request)
         return
     catalog = catalog_from(catalog_uri, warehouse)
+    if dask_address:
+        _sync_on_cluster(request.model_copy(update={"validate_after": validate}), catalog, dask_address, report_json)
     validations: list[ValidationReport] = []
     in_snapshot = _validation_in_snapshot(request, catalog, expectations_dir, validations) if validate else None
     flags = open_flag_service(FlagSettings())  # iceberg-partitioning: the sync evolves a table's spec

@@ -11,6 +11,7 @@ from cutover.cli._common import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     CatalogUri,
+    DaskAddress,
     Exclude,
     Namespace,
     ReportJson,
@@ -78,6 +79,7 @@ def validate(
     max_differences: Annotated[int, typer.Option(min=0, help="Keys listed per kind (totals are exact).")] = 100,
     parallel: Annotated[int, typer.Option(envvar="CUTOVER_PARALLEL", min=1, max=64, help="Tables at once.")] = 2,
     report_json: ReportJson = None,
+    dask_address: DaskAddress = None,
 ) -> None:
     """Prove the Iceberg copy: parity down to the differing keys, plus expectations; exit 1 unless all pass."""
     from cutover.validation import ValidationRequest, validate_tables
@@ -93,8 +95,16 @@ def validate(
         max_differences=max_differences,
         parallel=parallel,
     )
-    report = validate_tables(request, catalog_from(catalog_uri, warehouse))
-    record_outcomes(report, request.source_dsn)
+    catalog = catalog_from(catalog_uri, warehouse)
+    if dask_address:  # the flow records the outcomes and emits the events itself
+        from cutover.cli._cluster import report_of, run_flow_on_cluster
+        from cutover.validation import TableValidation, ValidationReport
+
+        data = run_flow_on_cluster("validate", dask_address, request=request, catalog=catalog)
+        report = report_of(data, ValidationReport, TableValidation)
+    else:
+        report = validate_tables(request, catalog)
+        record_outcomes(report, request.source_dsn)
     if report_json is not None:
         report.write_json(report_json)
     print_validation_report(report)

@@ -36,9 +36,13 @@ class FileStream:
 
 
 def file_streams(
-    table: Table, selected_fields: tuple[str, ...] = ("*",), row_filter: BooleanExpression | None = None
+    table: Table,
+    selected_fields: tuple[str, ...] = ("*",),
+    row_filter: BooleanExpression | None = None,
+    snapshot_id: int | None = None,
 ) -> list[FileStream]:
-    """The files of the table's current snapshot that may hold rows matching ``row_filter``.
+    """The files of the table's current snapshot (or of ``snapshot_id``) that may hold rows matching
+    ``row_filter``.
 
     Each stream yields batches in the table's current schema (projected to ``selected_fields``), with
     deletes applied and the filter evaluated on rows.
@@ -46,7 +50,7 @@ def file_streams(
     from pyiceberg.expressions import AlwaysTrue
     from pyiceberg.io.pyarrow import ArrowScan, _read_all_delete_files
 
-    scan = table.scan(row_filter=row_filter or AlwaysTrue(), selected_fields=selected_fields)
+    scan = table.scan(row_filter=row_filter or AlwaysTrue(), selected_fields=selected_fields, snapshot_id=snapshot_id)
     tasks = list(scan.plan_files())
     reader = ArrowScan(table.metadata, table.io, scan.projection(), scan.row_filter, scan.case_sensitive)
     deletes = _read_all_delete_files(table.io, tasks)

@@ -15,7 +15,7 @@ import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 from psycopg import sql
 
-from cutover.errors import SourceConnectionError, SourceSchemaError
+from cutover.errors import SnapshotGoneError, SourceConnectionError, SourceSchemaError
 from cutover.source.connection import redact_dsn
 from cutover.source.planning import Batch, key_order
 
@@ -80,6 +80,7 @@ def stream_batch(
 
     Raises:
         SourceConnectionError: the connection failed or was terminated (worth a retry).
+        SnapshotGoneError: ``snapshot_id`` is no longer exported (retried on it, never on a newer one).
         SourceSchemaError: PostgreSQL rejected the query for another reason.
     """
     try:
@@ -90,7 +91,12 @@ def stream_batch(
         with conn.cursor() as cur:
             if snapshot_id is not None:
                 cur.execute("begin isolation level repeatable read read only")
-                cur.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)).as_string())
+                try:
+                    cur.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)).as_string())
+                except adbc_driver_manager.DataError as exc:
+                    if getattr(exc, "sqlstate", None) != "22023":  # invalid_parameter_value: exporter ended
+                        raise
+                    raise SnapshotGoneError(snapshot_id, "PostgreSQL: invalid snapshot identifier") from exc
             cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
             cur.execute(query)
             reader = cur.fetch_record_batch()

@@ -21,6 +21,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from cutover.errors import SnapshotGoneError
 from cutover.source.connection import connect
 
 _IN_FLIGHT = """
@@ -111,6 +112,9 @@ def imported_snapshot(
 ) -> Iterator[psycopg.Connection]:
     """A read-only connection inside an exported snapshot (a fresh one when ``snapshot_id`` is None).
 
+    Raises:
+        SnapshotGoneError: ``snapshot_id`` is no longer exported.
+
     ``settings`` are session settings applied first (e.g. ``TimeZone``), for queries whose text output
     must not depend on the server's configuration.
     """
@@ -119,7 +123,10 @@ def imported_snapshot(
             conn.execute(sql.SQL("set {} = {}").format(sql.Identifier(name), sql.Literal(value)))
         conn.execute("begin isolation level repeatable read read only")
         if snapshot_id is not None:
-            conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+            try:
+                conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot_id)))
+            except psycopg.errors.InvalidParameterValue as exc:  # the exporting transaction has ended
+                raise SnapshotGoneError(snapshot_id, "PostgreSQL: invalid snapshot identifier") from exc
         try:
             yield conn
         finally:

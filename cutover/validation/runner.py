@@ -31,6 +31,7 @@ from cutover.source.selection import TableSelection, resolve_tables
 from cutover.source.snapshot import SourceSnapshot, exported_snapshot
 from cutover.validation.errors import IcebergTableMissingError
 from cutover.validation.parity import ParityOptions, TableParity
+from cutover.validation.parity.spread import FileSpread
 from cutover.validation.report import TableValidation, ValidationReport, ValidationStatus
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,16 @@ def resolve_validation_tables(request: ValidationRequest) -> list[str]:
 
 
 def validate_table(
-    request: ValidationRequest, catalog: Catalog, table: str, snapshot_id: str | None
+    request: ValidationRequest,
+    catalog: Catalog,
+    table: str,
+    snapshot_id: str | None,
+    spread: FileSpread | None = None,
 ) -> TableValidation:
     """Validate one table inside the caller's exported snapshot; failures land in the result, not raised.
+
+    With a ``spread`` the Iceberg side's data files are hashed by its workers (a cluster's), which hand
+    back bucket sums; the source side stays one parallel aggregate in PostgreSQL.
 
     Only a lost source connection is raised (:class:`~cutover.errors.TransientError`), so a task can retry it.
     """
@@ -82,7 +90,9 @@ def validate_table(
             iceberg = catalog.load_table((request.target_namespace, table))
         except NoSuchTableError as exc:
             raise IcebergTableMissingError(identifier) from exc
-        parity = TableParity(request.source_dsn, snapshot_id, source, mappings, iceberg, request.parity_options()).run()
+        parity = TableParity(
+            request.source_dsn, snapshot_id, source, mappings, iceberg, request.parity_options(), spread
+        ).run()
         result.has_primary_key = bool(source.primary_key)
         result.source_rows, result.iceberg_rows = parity.source_rows, parity.iceberg_rows
         result.missing_total, result.extra_total = parity.missing_total, parity.extra_total

@@ -250,3 +250,22 @@ def test_every_prefect_setting_in_the_helm_values_is_one_prefect_knows() -> None
         text = (K8S / "prefect" / name).read_text()
         used = set(re.findall(r"\bPREFECT_[A-Z0-9_]+\b", text))
         assert used <= known, (name, sorted(used - known))
+
+
+def test_the_dask_cluster_runs_as_the_federated_worker_and_flow_runs_find_its_scheduler() -> None:
+    (cluster,) = _yaml_documents(K8S / "base" / "dask-cluster.yaml")
+    kustomization = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
+    pods = [cluster["spec"]["scheduler"]["spec"], cluster["spec"]["worker"]["spec"]]
+    job_sa_default = _worker_job_template()["variables"]["properties"]["service_account_name"]["default"]
+    assert "dask-cluster.yaml" in kustomization["resources"]
+    # The operator copies the DaskCluster's labels onto its pods: the webhook then injects the identity.
+    assert cluster["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert {pod["serviceAccountName"] for pod in pods} == {job_sa_default}
+    worker = cluster["spec"]["worker"]["spec"]["containers"][0]
+    assert {"configMapRef": {"name": "cutover-config"}} in worker["envFrom"]  # the catalog and warehouse
+    assert not [e for e in worker.get("env", []) if "DSN" in e["name"]]  # workers read the source block
+    service = f"{cluster['metadata']['name']}-scheduler.{kustomization['namespace']}.svc.cluster.local"
+    port = next(p["port"] for p in cluster["spec"]["scheduler"]["service"]["ports"] if p["name"] == "tcp-comm")
+    azure = yaml.safe_load((REPO / "infra" / "prefect" / "prefect.azure.yaml").read_text())
+    (dask,) = [d for d in azure["deployments"] if d["name"] == "migrate-dask"]
+    assert dask["work_pool"]["job_variables"]["env"]["CUTOVER_DASK_ADDRESS"] == f"tcp://{service}:{port}"

@@ -74,7 +74,7 @@ def hash_iceberg(iceberg: Table, table: ParityTable, workers: int) -> IcebergHas
     """Hash every row of the Iceberg table, ``workers`` data files at a time (threads)."""
     streams = file_streams(iceberg, tuple(m.column.name for m in table.mappings))  # not kept extras
     with ThreadPoolExecutor(workers, thread_name_prefix="cutover-validate-file") as pool:
-        parts = list(pool.map(lambda stream: _hash_file(table, stream), streams))
+        parts = list(pool.map(lambda stream: hash_file(table, stream), streams))
     stats = accumulators(table.stat_columns)
     for part in parts:
         for name, acc in part.stats.items():
@@ -95,8 +95,8 @@ def hash_iceberg(iceberg: Table, table: ParityTable, workers: int) -> IcebergHas
     )
 
 
-def _hash_file(table: ParityTable, stream: FileStream) -> IcebergHashes:
-    """Row hashes, keys and column aggregates of one data file (runs in a worker thread)."""
+def hash_file(table: ParityTable, stream: FileStream) -> IcebergHashes:
+    """Row hashes, keys and column aggregates of one data file (runs in a worker thread or process)."""
     stats = ArrowStats(table.stat_columns)
     hasher = table.hasher
     duck = duck_connection() if hasher.needs_duckdb else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -16,8 +17,9 @@ from cutover.validation.errors import IcebergSchemaMismatchError
 from cutover.validation.parity.drill import Comparison, drill_key_buckets, drill_ranges, drill_row_buckets
 from cutover.validation.parity.iceberg import IcebergHashes, IcebergRows, hash_iceberg
 from cutover.validation.parity.model import ParityOptions, ParityResult, ParityTable
-from cutover.validation.parity.source import SourceQueries
-from cutover.validation.parity.stats import column_stats
+from cutover.validation.parity.source import BucketSums, SourceQueries
+from cutover.validation.parity.spread import BucketLayout, FileSpread, Spread
+from cutover.validation.parity.stats import StatAcc, column_stats
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -40,6 +42,7 @@ class TableParity:
         mappings: list[ColumnMapping],
         iceberg: Table,
         options: ParityOptions | None = None,
+        spread: FileSpread | None = None,
     ) -> None:
         self.dsn = dsn
         self.snapshot_id = snapshot_id
@@ -47,6 +50,8 @@ class TableParity:
         self.mappings = mappings
         self.iceberg = iceberg
         self.options = options or ParityOptions()
+        self.spread = spread
+        """Where the Iceberg side's files are hashed when not here (a cluster's workers)."""
         self.table = ParityTable.of(source, mappings, self.options.column_stats)
 
     def run(self) -> ParityResult:
@@ -55,8 +60,11 @@ class TableParity:
         Raises:
             IcebergSchemaMismatchError: the Iceberg table lacks some source column.
             SourceSchemaError: a source query failed (the cause chained).
+            SnapshotGoneError: ``snapshot_id`` is no longer exported.
         """
         self._check_iceberg_columns()
+        if self.spread is not None:
+            return self._run_spread(self.spread)
         ice_box: dict[str, IcebergHashes] = {}
         errors: list[BaseException] = []
 
@@ -71,32 +79,71 @@ class TableParity:
         try:
             with imported_snapshot(self.dsn, self.snapshot_id, PG_SESSION_SETTINGS) as conn:
                 source = SourceQueries(conn, self.table)
-                bounds = source.int_bounds() if self.table.int_key else None
-                wanted = -(-max(self.source.estimated_rows, 1) // self.options.rows_per_bucket)
-                buckets = max(1, min(self.options.max_buckets, wanted))
-                if bounds is None:
-                    buckets = 1 << max(0, (buckets - 1).bit_length())
-                source_buckets, source_stats = source.level0(bounds, buckets)
+                layout = self._layout(source)
+                source_buckets, source_stats = source.level0(layout.bounds, layout.buckets)
                 worker.join()
                 if errors:
                     raise errors[0]
-                ice = ice_box["side"]
-                result = ParityResult(buckets=buckets)
-                result.source_rows = sum(c for c, _ in source_buckets.values())
-                result.iceberg_rows = len(ice.hashes)
-                result.columns = column_stats(source_stats, ice.stats)
-                cmp = Comparison(self.table, self.options, source, ice, IcebergRows(self.iceberg, self.table))
-                if bounds is not None:
-                    drill_ranges(cmp, bounds, buckets, source_buckets, result)
-                elif self.table.key:
-                    drill_key_buckets(cmp, buckets, source_buckets, result)
-                else:
-                    drill_row_buckets(cmp, buckets, source_buckets, result)
-                return result
+                return self._drill(source, layout, source_buckets, source_stats, ice_box["side"])
         except psycopg.Error as exc:
             raise SourceSchemaError(self.source.qualified_name, f"validation query failed: {exc}") from exc
         finally:
             worker.join()
+
+    def _run_spread(self, spread: FileSpread) -> ParityResult:
+        """The Iceberg side as bucket sums from the spread's workers while the source aggregates; the
+        rows' hashes are read here only when some bucket differs (to name the differences)."""
+        try:
+            with (
+                imported_snapshot(self.dsn, self.snapshot_id, PG_SESSION_SETTINGS) as conn,
+                ThreadPoolExecutor(1, thread_name_prefix="cutover-validate-spread") as pool,
+            ):
+                source = SourceQueries(conn, self.table)
+                layout = self._layout(source)
+                iceberg_side = pool.submit(Spread(spread, self.iceberg, self.table).bucket, layout)
+                source_buckets, source_stats = source.level0(layout.bounds, layout.buckets)
+                part = iceberg_side.result()
+                if part.matches(source_buckets):
+                    result = ParityResult(buckets=layout.buckets)
+                    result.source_rows = sum(c for c, _ in source_buckets.values())
+                    result.iceberg_rows = part.rows
+                    result.columns = column_stats(source_stats, part.stats)
+                    return result
+                ice = hash_iceberg(self.iceberg, self.table, self.options.iceberg_workers)
+                return self._drill(source, layout, source_buckets, source_stats, ice)
+        except psycopg.Error as exc:
+            raise SourceSchemaError(self.source.qualified_name, f"validation query failed: {exc}") from exc
+
+    def _layout(self, source: SourceQueries) -> BucketLayout:
+        """The first-level buckets: key ranges of an integer key, else a power of two of key-hash bits."""
+        bounds = source.int_bounds() if self.table.int_key else None
+        wanted = -(-max(self.source.estimated_rows, 1) // self.options.rows_per_bucket)
+        buckets = max(1, min(self.options.max_buckets, wanted))
+        if bounds is None:
+            buckets = 1 << max(0, (buckets - 1).bit_length())
+        return BucketLayout(buckets, bounds)
+
+    def _drill(
+        self,
+        source: SourceQueries,
+        layout: BucketLayout,
+        source_buckets: BucketSums,
+        source_stats: dict[str, StatAcc],
+        ice: IcebergHashes,
+    ) -> ParityResult:
+        buckets, bounds = layout.buckets, layout.bounds
+        result = ParityResult(buckets=buckets)
+        result.source_rows = sum(c for c, _ in source_buckets.values())
+        result.iceberg_rows = len(ice.hashes)
+        result.columns = column_stats(source_stats, ice.stats)
+        cmp = Comparison(self.table, self.options, source, ice, IcebergRows(self.iceberg, self.table))
+        if bounds is not None:
+            drill_ranges(cmp, bounds, buckets, source_buckets, result)
+        elif self.table.key:
+            drill_key_buckets(cmp, buckets, source_buckets, result)
+        else:
+            drill_row_buckets(cmp, buckets, source_buckets, result)
+        return result
 
     def _check_iceberg_columns(self) -> None:
         present = {f.name for f in self.iceberg.schema().fields}
