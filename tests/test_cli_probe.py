@@ -124,6 +124,10 @@ def probes(world: World) -> dict[str, list[Bad]]:
             Bad("malformed catalog URI", ("--catalog-uri", "mysql://x/y"), "mysql://"),
         ],
         "warehouse": [Bad("unreachable warehouse", ("--warehouse", "s3://nobucket/x"), "nobucket")],
+        "dask_address": [
+            Bad("unreachable Dask scheduler", ("--dask-address", "tcp://127.0.0.1:1"), "127.0.0.1:1"),
+            Bad("malformed Dask address", ("--dask-address", "http://127.0.0.1:8786"), "http://127.0.0.1:8786"),
+        ],
         "schema": [Bad("unknown schema", ("--schema", "nope_schema"), "nope_schema")],
         "table": [
             Bad("unknown table", ("--table", "nope_table"), "nope_table"),

@@ -18,12 +18,12 @@ from cutover.config import CatalogConfig
 from cutover.errors import ConfigError, SnapshotGoneError, TransientError
 from cutover.lake.catalog import open_catalog
 from cutover.orchestration.cluster import ClusterConfig, ClusterUnavailableError, check_scheduler
+from cutover.orchestration.local import free_port
 from cutover.source.extract import stream_batch
 from cutover.source.snapshot import exported_snapshot, imported_snapshot
 from cutover.validation import ValidationRequest, validate_tables
 from cutover.validation.parity.spread import BucketPart, FileGroup
 from cutover.validation.runner import ThreadValidationExecutor
-from tests.conftest import free_port
 from tests.helpers import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
