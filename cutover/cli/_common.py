@@ -96,7 +96,8 @@ class CutoverGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except UsageError as exc:  # one line like every other error (Typer's panel wraps it at the width)
-            where = " ".join(exc.ctx.command_path.split()[1:]) if exc.ctx else ""
+            root = (exc.ctx.find_root().info_name or "") if exc.ctx else ""  # `python -m cutover.cli` too
+            where = exc.ctx.command_path.removeprefix(root).strip() if exc.ctx else ""
             hint = f" (see `cutover {where} --help`)" if where else ""
             console.print(f"[red]error:[/red] {' '.join(exc.format_message().split())}{hint}", highlight=False)
             raise typer.Exit(exc.exit_code) from exc
