@@ -10,7 +10,9 @@ Measured in interleaved rounds (so load drift hits all alike), each a fresh proc
 
 It also checks that ``uv run`` prints no "Bytecode compiled" line (bytecode is compiled once, at install).
 
-Usage: ``uv run python -m bench.startup [--rounds 15]``. Target (issue #18): each cutover command <= 0.5 s.
+Usage: ``uv run python -m bench.startup [--rounds 15] [--baseline DIR]``. Target (issue #18): each cutover
+command <= 0.5 s. ``--baseline DIR`` (a source tree of another revision, e.g. ``git archive main | tar -x
+-C DIR``) runs that revision's three commands in the same rounds, for a before/after comparison.
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ app()
 """
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], baseline: Path | None = None) -> tuple[float, float]:
     """Wall seconds from spawn to exit, and the CPU seconds (user + system) the process used."""
+    if baseline is not None:
+        env = env | {"PYTHONPATH": str(baseline)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
@@ -80,6 +84,7 @@ def no_bytecode_line(env: dict[str, str]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--baseline", type=Path, help="Another revision's source tree, run in the same rounds.")
     args = parser.parse_args()
     cutover = str(Path(sys.executable).with_name("cutover"))
     work = Path(tempfile.mkdtemp(prefix="cutover-bench-startup-"))
@@ -97,14 +102,18 @@ def main() -> None:
         "cutover flags show": [cutover, "flags", "show"],
         "cutover rollback": [cutover, "rollback", "--reason", "bench", "--actor", "bench"],
     }
+    runs: dict[str, tuple[list[str], Path | None]] = {name: (argv, None) for name, argv in commands.items()}
+    if args.baseline is not None:
+        runs |= {f"{name} (baseline)": (argv, args.baseline) for name, argv in commands.items() if "cutover" in name}
+    load_before = os.getloadavg()
     try:
-        for argv in commands.values():  # warm the page cache once, untimed
-            timed(argv, env)
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        cpu: dict[str, list[float]] = {name: [] for name in commands}
+        for argv, baseline in runs.values():  # warm the page cache once, untimed
+            timed(argv, env, baseline)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.rounds):
-            for name, argv in commands.items():
-                wall, used = timed(argv, env)
+            for name, (argv, baseline) in runs.items():
+                wall, used = timed(argv, env, baseline)
                 times[name].append(wall)
                 cpu[name].append(used)
         bytecode_ok = no_bytecode_line(env)
@@ -115,13 +124,16 @@ def main() -> None:
     bare = statistics.median(times["bare Typer + Rich app"])
     bare_cpu = statistics.median(cpu["bare Typer + Rich app"])
     load = os.getloadavg()
-    print(f"\n== start-up, {args.rounds} interleaved rounds, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"\n== start-up, {args.rounds} interleaved rounds, load average {load_before[0]:.2f} at the start, "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end"
+    )
     print("wall: spawn to exit; cpu: user + system of the process (what a quiet machine's wall time approaches)")
-    print(f"{'command':24} {'wall p50':>9} {'min':>7} {'max':>7} {'vs bare':>8} {'cpu p50':>9} {'vs bare':>8}")
+    print(f"{'command':35} {'wall p50':>9} {'min':>7} {'max':>7} {'vs bare':>8} {'cpu p50':>9} {'vs bare':>8}")
     for name, values in times.items():
         median, used = statistics.median(values), statistics.median(cpu[name])
         verdict = "" if not name.startswith("cutover") else ("  ok" if median <= TARGET_SECONDS else "  OVER 0.5 s")
-        print(f"{name:24} {median:8.3f}s {min(values):6.3f}s {max(values):6.3f}s {median / bare:7.2f}x "
+        print(f"{name:35} {median:8.3f}s {min(values):6.3f}s {max(values):6.3f}s {median / bare:7.2f}x "
               f"{used:8.3f}s {used / bare_cpu:7.2f}x{verdict}")  # fmt: skip
     print(f"uv run prints no bytecode-compilation line: {'yes' if bytecode_ok else 'NO'}")
 

@@ -11,9 +11,11 @@ On the `orders` table of :mod:`bench.full_load` (loaded once into a throwaway Ic
 5. the whole ``cutover validate`` command as a user runs it (a fresh process: start-up, imports, the
    compiled kernels' load, the control-store record), no differences.
 
-Usage: ``uv run python -m bench.validate [--rows 5000000] [--rounds 3] [--command-only]``.
+Usage: ``uv run python -m bench.validate [--rows 5000000] [--rounds 3] [--command-only] [--baseline DIR]``.
 ``--command-only`` times 1, 3 and 5 and changes nothing in the source database (no reladiff copy, no
-planted differences); the control store goes to a database of its own.
+planted differences); the control store goes to a database of its own. ``--baseline DIR`` (a source tree
+of another revision, e.g. ``git archive main | tar -x -C DIR``) adds that revision's whole command to
+the interleaved rounds, run by the same interpreter and packages, to compare a change before and after.
 Targets: no-difference parity ≤ 1.25× the hash scan and ≥ 3× faster than reladiff; the drill-down to
 100 keys ≤ 2× the no-difference time (issue #3); the whole command ≤ 1.25× the hash scan (issue #18).
 """
@@ -37,6 +39,7 @@ from psycopg import sql
 from bench.full_load import ADMIN_DSN, bench_dsn
 from cutover.config import CatalogConfig, default_catalog
 from cutover.load.runner import MigrationRequest, run_migration
+from cutover.memory import PLAIN_PAGE_DEFAULTS
 from cutover.validation import ValidationRequest, validate_tables
 
 CONTROL_DATABASE = "cutover_bench_control_18"
@@ -100,10 +103,21 @@ def parity(dsn: str, catalog: CatalogConfig, column_stats: bool = True) -> tuple
     return seconds, table.changed_total
 
 
-def validate_command(dsn: str, catalog: CatalogConfig, control_dsn: str, suites: Path) -> float:
+def child_environment(baseline: Path | None = None) -> dict[str, str]:
+    """The environment of a command run: no ``CUTOVER_*`` settings, none of the allocator defaults this
+    process took by importing cutover (the command chooses its own), and ``baseline`` first on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUTOVER_") and PLAIN_PAGE_DEFAULTS.get(k) != v}
+    if baseline is not None:
+        env["PYTHONPATH"] = str(baseline)
+    return env
+
+
+def validate_command(
+    dsn: str, catalog: CatalogConfig, control_dsn: str, suites: Path, baseline: Path | None = None
+) -> float:
     """The whole ``cutover validate`` of ``orders`` as a fresh process, wall time from spawn to exit."""
     cutover = str(Path(sys.executable).with_name("cutover"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUTOVER_")} | {"CUTOVER_CONTROL_DSN": control_dsn}
+    env = child_environment(baseline) | {"CUTOVER_CONTROL_DSN": control_dsn}
     argv = [
         cutover, "validate", "--source-dsn", dsn, "--table", "orders", "--namespace", "bench", "--catalog-uri",
         catalog.uri, "--warehouse", catalog.warehouse, "--expectations-dir", str(suites),
@@ -128,29 +142,50 @@ def drop_control_database() -> None:
         admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(CONTROL_DATABASE)))
 
 
-def command_rounds(dsn: str, catalog: CatalogConfig, rows: int, rounds: int, state: Path) -> None:
-    """Hash scan, the whole command and the in-process parity, interleaved; nothing in the source changes."""
+def command_rounds(
+    dsn: str, catalog: CatalogConfig, rows: int, rounds: int, state: Path, baseline: Path | None = None
+) -> None:
+    """Hash scan, the whole command (and the baseline's) and the in-process parity, interleaved; nothing in
+    the source changes. Each round's ratio is taken against that round's scan, so load drift cancels."""
     control = control_database()
     suites = state / "no-suites"
     suites.mkdir()
+    load_before = os.getloadavg()
     try:
         validate_command(dsn, catalog, control, suites)  # untimed: the page cache and the kernel cache warm
-        scans, commands, ours = [], [], []
+        if baseline is not None:
+            validate_command(dsn, catalog, control, suites, baseline)  # its own kernel cache too
+        scans, commands, bases, ours = [], [], [], []
         for _ in range(rounds):
             scans.append(hash_scan(dsn))
             commands.append(validate_command(dsn, catalog, control, suites))
+            if baseline is not None:
+                bases.append(validate_command(dsn, catalog, control, suites, baseline))
             ours.append(parity(dsn, catalog)[0])
     finally:
         drop_control_database()
     scan, command, our = (statistics.median(x) for x in (scans, commands, ours))
+    ratio = statistics.median(c / s for c, s in zip(commands, scans, strict=True))
     load = os.getloadavg()
     print(
-        f"\n== orders, {rows:,} rows, median of {rounds} rounds, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        f"\n== orders, {rows:,} rows, median of {rounds} rounds, load average {load_before[0]:.2f} at the start, "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end"
     )
-    print(f"PostgreSQL hash scan (floor)      {scan:7.2f} s")
+    print(f"PostgreSQL hash scan (floor)      {scan:7.2f} s  (rounds: {_seconds(scans)})")
     print(f"our parity in-process             {our:7.2f} s  {our / scan:.2f}x the scan")
-    print(f"`cutover validate`, whole command {command:7.2f} s  {command / scan:.2f}x the scan (target <= 1.25)")
+    print(
+        f"`cutover validate`, whole command {command:7.2f} s  {ratio:.2f}x the scan (target <= 1.25; {_seconds(commands)})"
+    )
     print(f"  start-up and the rest           {command - our:7.2f} s")
+    if bases:
+        base_ratio = statistics.median(b / s for b, s in zip(bases, scans, strict=True))
+        print(
+            f"baseline ({baseline}) command     {statistics.median(bases):7.2f} s  {base_ratio:.2f}x the scan ({_seconds(bases)})"
+        )
+
+
+def _seconds(values: list[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
 
 
 def scattered_keys(rows: int, count: int = 100) -> list[int]:
@@ -172,6 +207,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[5_000_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--command-only", action="store_true", help="Only the whole command (source untouched).")
+    parser.add_argument(
+        "--baseline", type=Path, help="Another revision's source tree, run interleaved (--command-only)."
+    )
     args = parser.parse_args()
     command = reladiff_command()
     for rows in args.rows:
@@ -181,7 +219,7 @@ def main() -> None:
             print(f"loading orders ({rows:,} rows) into Iceberg ...", flush=True)
             catalog = load(dsn, state)
             if args.command_only:
-                command_rounds(dsn, catalog, rows, args.rounds, state)
+                command_rounds(dsn, catalog, rows, args.rounds, state, args.baseline)
                 continue
             if command:
                 ensure_copy(dsn)

@@ -70,3 +70,24 @@ def test_unreachable_source_is_a_clear_error(catalog_config: CatalogConfig) -> N
     )  # fmt: skip
     assert result.returncode == 1 and "cannot connect" in result.stderr
     assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_process_builds_only_the_command_it_runs(tmp_path: Path) -> None:
+    """`main` hands Typer the one command (or group) named first, still as a group under `cutover`, and the
+    whole app when none is named; the command behaves the same either way."""
+    from cutover.cli._common import app, app_for
+
+    assert app_for([]) is app and app_for(["--help"]) is app and app_for(["nope"]) is app
+    narrow = app_for(["rollback", "--reason", "x"])
+    assert [c.callback.__name__ for c in narrow.registered_commands if c.callback] == ["rollback"]
+    assert narrow.registered_groups == []
+    assert [g.name for g in app_for(["flags", "show"]).registered_groups] == ["flags"]
+
+    flags = {"CUTOVER_FLAGS_FILE": str(tmp_path / "flags.json")}
+    shown = run_cli("flags", "show", env=flags)
+    assert shown.returncode == 0 and "use-iceberg-backend" in shown.stdout
+    missing = run_cli("rollback", env=flags)
+    assert missing.returncode == 2 and "Missing option '--reason'" in missing.stderr
+    assert "see `cutover rollback --help`" in missing.stderr
+    typo = run_cli("rolback")
+    assert typo.returncode == 2 and "No such command 'rolback'" in typo.stderr

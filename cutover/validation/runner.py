@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
 
 
 class ValidationRequest(TableSelection):
@@ -86,13 +87,17 @@ def validate_table(
             source = introspect_table(conn, request.schema_name, table)
         options = TableOptionsFile.load(request.table_options).for_table(request.schema_name, table)
         mappings = map_table(source, options)
-        try:
-            iceberg = catalog.load_table((request.target_namespace, table))
-        except NoSuchTableError as exc:
-            raise IcebergTableMissingError(identifier) from exc
-        parity = TableParity(
-            request.source_dsn, snapshot_id, source, mappings, iceberg, request.parity_options(), spread
-        ).run()
+
+        def load_iceberg() -> Table:
+            try:
+                return catalog.load_table((request.target_namespace, table))
+            except NoSuchTableError as exc:
+                raise IcebergTableMissingError(identifier) from exc
+
+        comparison = TableParity(
+            request.source_dsn, snapshot_id, source, mappings, load_iceberg, request.parity_options(), spread
+        )
+        parity = comparison.run()
         result.has_primary_key = bool(source.primary_key)
         result.source_rows, result.iceberg_rows = parity.source_rows, parity.iceberg_rows
         result.missing_total, result.extra_total = parity.missing_total, parity.extra_total
@@ -103,7 +108,7 @@ def validate_table(
 
             path = suite_path(request.expectations_dir, request.target_namespace, table)
             if path.exists():
-                result.expectations = run_expectations(path, iceberg, source_rows=parity.source_rows)
+                result.expectations = run_expectations(path, comparison.iceberg, source_rows=parity.source_rows)
     except TransientError:
         raise
     except CutoverError as exc:

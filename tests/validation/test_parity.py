@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -10,8 +13,9 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.expressions import EqualTo
 
-from cutover.config import CatalogConfig
+from cutover.config import CatalogConfig, TableOptions
 from cutover.lake.catalog import open_catalog
+from cutover.lake.types import map_table
 from cutover.validation import ParityOptions, TableValidation, ValidationRequest, validate_tables
 from tests.helpers import migrate
 
@@ -198,6 +202,64 @@ def test_missing_iceberg_table_is_an_error_result(
     source.execute("create table lonely (id int primary key)")
     result = _validate(source_dsn, catalog_config, "lonely")
     assert result.status == "error" and "does not exist" in (result.error or "")
+
+
+def test_a_failing_iceberg_side_cancels_the_source_aggregate(
+    orders: CatalogConfig, source_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Iceberg table is loaded while the source's first-level aggregate already runs; when it turns out
+    missing, the aggregate is cancelled (here it would sleep 60 s) and the Iceberg side's error is raised."""
+    from cutover.source.connection import connect
+    from cutover.source.introspect import introspect_table
+    from cutover.validation.errors import IcebergTableMissingError
+    from cutover.validation.parity import TableParity
+    from cutover.validation.parity.source import SourceQueries
+
+    level0 = SourceQueries.level0
+    running = threading.Event()
+
+    def slow_level0(self: SourceQueries, *args: Any) -> Any:
+        running.set()
+        self.conn.execute("select pg_sleep(60)")
+        return level0(self, *args)
+
+    def load_missing_table() -> Any:
+        assert running.wait(30)
+        time.sleep(0.2)  # the sleep has reached PostgreSQL
+        raise IcebergTableMissingError("lake.orders")
+
+    monkeypatch.setattr(SourceQueries, "level0", slow_level0)
+    with connect(source_dsn) as conn:
+        source = introspect_table(conn, "public", "orders")
+    mappings = map_table(source, TableOptions())
+    started = time.perf_counter()
+    with pytest.raises(IcebergTableMissingError):
+        TableParity(source_dsn, None, source, mappings, load_missing_table).run()
+    assert time.perf_counter() - started < 20
+
+
+def test_a_file_holding_more_rows_than_its_manifest_says_is_hashed_whole(
+    orders: CatalogConfig, source_dsn: str
+) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from cutover.lake.scan import file_streams
+    from cutover.source.connection import connect
+    from cutover.source.introspect import introspect_table
+    from cutover.validation.parity.iceberg import hash_file
+    from cutover.validation.parity.model import ParityTable
+
+    with connect(source_dsn) as conn:
+        source = introspect_table(conn, "public", "orders")
+    table = ParityTable.of(source, map_table(source, TableOptions()), column_stats=True)
+    stream = file_streams(open_catalog(orders).load_table(("lake", "orders")))[0]
+    exact, understated = hash_file(table, stream), hash_file(table, replace(stream, record_count=1))
+    assert len(exact.hashes) == stream.record_count > 1
+    assert np.array_equal(understated.hashes, exact.hashes)
+    assert understated.int_key is not None and exact.int_key is not None
+    assert np.array_equal(understated.int_key, exact.int_key)
 
 
 def test_parity_options_defaults_are_sane() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
@@ -108,9 +109,21 @@ def _arrow_stats(column: pa.Array | pa.ChunkedArray, base_type: str | None, acc:
         bounds = pc.min_max(column)
         minimum, maximum = bounds["min"].as_py(), bounds["max"].as_py()
     if base_type in _STAT_SUM_TYPES and len(column) > column.null_count and not pa.types.is_string(column.type):
-        values = column if pa.types.is_decimal(column.type) else column.cast(pa.decimal128(38, 0))
-        total = pc.sum(values).as_py()
+        if pa.types.is_signed_integer(column.type):
+            total = _exact_int_sum(column)
+        else:
+            values = column if pa.types.is_decimal(column.type) else column.cast(pa.decimal128(38, 0))
+            total = pc.sum(values).as_py()
     acc.add(column.null_count, minimum, maximum, total)
+
+
+def _exact_int_sum(column: pa.Array | pa.ChunkedArray) -> int:
+    """The exact sum of an integer column (nulls skipped) without widening every value to a decimal: the
+    high and low 32 bits are summed apart in int64, which cannot overflow below 2**31 values."""
+    values = pc.fill_null(column, 0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    high = int(np.right_shift(values, 32).sum(dtype=np.int64))
+    low = int(np.bitwise_and(values, 0xFFFFFFFF).sum(dtype=np.int64))
+    return (high << 32) + low
 
 
 def column_stats(source: dict[str, StatAcc], iceberg: dict[str, StatAcc]) -> list[ColumnStats]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -40,19 +41,38 @@ class TableParity:
         snapshot_id: str | None,
         source: SourceTable,
         mappings: list[ColumnMapping],
-        iceberg: Table,
+        iceberg: Table | Callable[[], Table],
         options: ParityOptions | None = None,
         spread: FileSpread | None = None,
     ) -> None:
+        """``iceberg``: the table, or a function loading it; then it is loaded on the Iceberg side's thread
+        while the source's aggregate already runs (opening the catalog and the table costs ~0.5 s of
+        imports and metadata reads in a fresh process, which the source's scan would otherwise wait for)."""
         self.dsn = dsn
         self.snapshot_id = snapshot_id
         self.source = source
         self.mappings = mappings
-        self.iceberg = iceberg
+        self._iceberg = iceberg
+        self._iceberg_lock = threading.Lock()
         self.options = options or ParityOptions()
         self.spread = spread
         """Where the Iceberg side's files are hashed when not here (a cluster's workers)."""
         self.table = ParityTable.of(source, mappings, self.options.column_stats)
+
+    @property
+    def iceberg(self) -> Table:
+        """The Iceberg table (loaded on first use when given as a function).
+
+        Raises:
+            IcebergSchemaMismatchError: the Iceberg table lacks some source column.
+        """
+        with self._iceberg_lock:
+            if not callable(self._iceberg):
+                return self._iceberg
+            table = self._iceberg()
+            _check_iceberg_columns(table, self.mappings)
+            self._iceberg = table
+            return table
 
     def run(self) -> ParityResult:
         """Compare both sides.
@@ -62,25 +82,37 @@ class TableParity:
             SourceSchemaError: a source query failed (the cause chained).
             SnapshotGoneError: ``snapshot_id`` is no longer exported.
         """
-        self._check_iceberg_columns()
+        if not callable(self._iceberg):
+            _check_iceberg_columns(self._iceberg, self.mappings)
         if self.spread is not None:
             return self._run_spread(self.spread)
         ice_box: dict[str, IcebergHashes] = {}
         errors: list[BaseException] = []
+        source_query = _Cancellable()
 
         def read_iceberg() -> None:
             try:
                 ice_box["side"] = hash_iceberg(self.iceberg, self.table, self.options.iceberg_workers)
             except BaseException as exc:  # re-raised in the caller's thread
                 errors.append(exc)
+                source_query.cancel()  # the source's aggregate would run to its end for nothing
 
         worker = threading.Thread(target=read_iceberg, name="cutover-validate-iceberg")
         worker.start()
         try:
             with imported_snapshot(self.dsn, self.snapshot_id, PG_SESSION_SETTINGS) as conn:
                 source = SourceQueries(conn, self.table)
-                layout = self._layout(source)
-                source_buckets, source_stats = source.level0(layout.bounds, layout.buckets)
+                try:
+                    source_query.attach(conn)
+                    layout = self._layout(source)
+                    source_buckets, source_stats = source.level0(layout.bounds, layout.buckets)
+                except (psycopg.errors.QueryCanceled, _IcebergSideFailed):
+                    worker.join()
+                    if errors:
+                        raise errors[0] from None
+                    raise
+                finally:
+                    source_query.detach()
                 worker.join()
                 if errors:
                     raise errors[0]
@@ -145,8 +177,41 @@ class TableParity:
             drill_row_buckets(cmp, buckets, source_buckets, result)
         return result
 
-    def _check_iceberg_columns(self) -> None:
-        present = {f.name for f in self.iceberg.schema().fields}
-        missing = [m.column.name for m in self.mappings if m.column.name not in present]
-        if missing:
-            raise IcebergSchemaMismatchError(".".join(self.iceberg.name()), missing)
+
+def _check_iceberg_columns(iceberg: Table, mappings: list[ColumnMapping]) -> None:
+    present = {f.name for f in iceberg.schema().fields}
+    missing = [m.column.name for m in mappings if m.column.name not in present]
+    if missing:
+        raise IcebergSchemaMismatchError(".".join(iceberg.name()), missing)
+
+
+class _IcebergSideFailed(Exception):
+    """The Iceberg side failed before the source's first query was sent."""
+
+
+class _Cancellable:
+    """The source connection while its first-level queries run, so a failing Iceberg side (a missing or
+    mismatched table, an unreachable warehouse) can cancel them instead of waiting for a whole-table
+    aggregate. Best effort: a cancel that reaches PostgreSQL between two queries cancels nothing, and
+    the caller still reports the Iceberg side's error once the query ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection | None = None
+        self._cancelled = False
+
+    def attach(self, conn: psycopg.Connection) -> None:
+        with self._lock:
+            if self._cancelled:
+                raise _IcebergSideFailed
+            self._conn = conn
+
+    def detach(self) -> None:
+        with self._lock:
+            self._conn = None
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._conn is not None:
+                self._conn.cancel_safe(timeout=10.0)
