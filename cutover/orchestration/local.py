@@ -125,9 +125,11 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """A process worker polling ``pool`` on ``api_url``; its flow runs see ``env`` (not ``unset``) and run
     from ``cwd``."""
+    interpreter_bin = str(Path(sys.executable).parent)  # `python -m prefect.engine` of prefect.yaml is this one
+    path = os.pathsep.join([interpreter_bin, env.get("PATH", os.environ.get("PATH", ""))])
     return start_process(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool], log,
-        {**env, "PREFECT_API_URL": api_url}, cwd=cwd, unset=unset,
+        {**env, "PREFECT_API_URL": api_url, "PATH": path}, cwd=cwd, unset=unset,
     )  # fmt: skip
 
 
