@@ -14,7 +14,9 @@ per PostgreSQL core, the inputs of the README's capacity model.
 
 Usage: ``uv run python -m bench.scale_out [--rows 5000000] [--rounds 3] [--parallel 2]``.
 Target (issue #17): the Dask load's time ≤ 1.15× the thread runner's on this 2-core machine.
-Prefect runs against a temporary local server unless ``PREFECT_API_URL`` is set.
+Prefect runs against a local server started for the run (as a deployment's runs and workers have one)
+unless ``PREFECT_API_URL`` is set; the cluster's workers keep glibc's adaptive malloc thresholds, as
+cutover's own clusters and the image's workers do (:data:`cutover.orchestration.cluster.NANNY_KEEPS_MALLOC_ADAPTIVE`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ import psycopg
 from bench.full_load import bench_dsn, copy_drain
 from cutover.config import CatalogConfig, default_catalog
 from cutover.load.runner import MigrationRequest, run_migration
+from cutover.orchestration.local import local_server
 
 
 def _in_fresh_catalog(run: Callable[[CatalogConfig], None]) -> float:
@@ -117,9 +120,19 @@ def main() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+    with ExitStack() as stack:
+        if not os.environ.get("PREFECT_API_URL"):
+            # A real server, as every deployment has: with Prefect's temporary one, each Dask worker
+            # process (started before any flow) would start its own temporary server on the same SQLite file.
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cutover-bench-prefect-")))
+            os.environ["PREFECT_API_URL"] = stack.enter_context(local_server(home)).api_url
+        _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
     from distributed import Client, LocalCluster
 
-    from cutover.orchestration.cluster import ClusterConfig
+    from cutover.orchestration.cluster import ClusterConfig, malloc_adaptive_workers
     from flows.migrate import migrate
 
     dsn = bench_dsn(args.rows)
@@ -132,6 +145,7 @@ def main() -> None:
         assert migrate(request, catalog)["ok"] is True
 
     with (
+        malloc_adaptive_workers(),  # as cutover's own clusters and the image's workers
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
@@ -140,7 +154,7 @@ def main() -> None:
         def flow_dask(catalog: CatalogConfig) -> None:
             assert migrate(request, catalog, cluster=dask)["ok"] is True
 
-        # Untimed: Prefect's temporary server up, and every worker process's imports done.
+        # Untimed: the server's first requests, and every worker process's imports done.
         _in_fresh_catalog(flow_threads)
         _in_fresh_catalog(flow_dask)
         times: dict[str, list[float]] = {"library": [], "flow": [], "dask": [], "drain": []}

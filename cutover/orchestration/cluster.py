@@ -103,6 +103,25 @@ def check_scheduler(address: str, timeout: float = DEFAULT_CONNECT_SECONDS) -> N
         ) from None
 
 
+NANNY_KEEPS_MALLOC_ADAPTIVE = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+"""Dask configuration for workers spawned from this process (the image's workers set the same through
+``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON``, see ``infra/k8s/base/dask-cluster.yaml``).
+
+distributed's nanny gives its workers ``MALLOC_TRIM_THRESHOLD_=65536``; a fixed threshold switches off
+glibc's adaptive mmap threshold, and with Arrow on the system allocator (:mod:`cutover.memory`) every
+large buffer of a batch becomes an mmap/munmap pair. Measured on the 5 M-row ``orders`` through two local
+workers: 2.1-2.4 s of system CPU per load against 0.7-0.9 s with glibc's defaults, and ~1 s of wall time."""
+
+
+@contextmanager
+def malloc_adaptive_workers() -> Iterator[None]:
+    """Workers that a cluster started inside the block spawns keep glibc's adaptive malloc thresholds."""
+    import dask
+
+    with dask.config.set(NANNY_KEEPS_MALLOC_ADAPTIVE):
+        yield
+
+
 def dask_task_runner(cluster: ClusterConfig) -> DaskTaskRunner:
     """prefect-dask's task runner for ``cluster`` (not started)."""
     from prefect_dask import DaskTaskRunner
@@ -126,16 +145,17 @@ def started_task_runner(cluster: ClusterConfig) -> Iterator[DaskTaskRunner]:
     if cluster.address is not None:
         check_scheduler(cluster.address, cluster.connect_seconds)
     runner = dask_task_runner(cluster)
-    runner.__enter__()
-    try:
-        runner.client  # connects now (prefect-dask would on the first submission)  # noqa: B018
-    except (OSError, TimeoutError) as exc:
-        runner.__exit__(None, None, None)
-        raise ClusterUnavailableError(f"could not connect to {cluster.describe()}: {exc}") from exc
-    try:
-        yield runner
-    finally:
-        runner.__exit__(None, None, None)
+    with malloc_adaptive_workers():  # a cluster class spawns its workers (adaptive ones later too) in here
+        runner.__enter__()
+        try:
+            runner.client  # connects now, or starts the cluster (prefect-dask would on the first submission)  # noqa: B018
+        except (OSError, TimeoutError) as exc:
+            runner.__exit__(None, None, None)
+            raise ClusterUnavailableError(f"could not connect to {cluster.describe()}: {exc}") from exc
+        try:
+            yield runner
+        finally:
+            runner.__exit__(None, None, None)
 
 
 class WorkerLostError(TransientError):

@@ -17,7 +17,12 @@ import pytest
 from cutover.config import CatalogConfig
 from cutover.errors import ConfigError, SnapshotGoneError, TransientError
 from cutover.lake.catalog import open_catalog
-from cutover.orchestration.cluster import ClusterConfig, ClusterUnavailableError, check_scheduler
+from cutover.orchestration.cluster import (
+    ClusterConfig,
+    ClusterUnavailableError,
+    check_scheduler,
+    started_task_runner,
+)
 from cutover.orchestration.local import free_port
 from cutover.source.extract import stream_batch
 from cutover.source.snapshot import exported_snapshot, imported_snapshot
@@ -109,6 +114,20 @@ def test_cluster_settings_are_one_way_or_a_clear_error() -> None:
         ClusterConfig.of_address("10.1.2.3:8786")
     with pytest.raises(ValueError, match="not both or neither"):
         ClusterConfig(address="tcp://a:1", cluster_class="distributed.LocalCluster")
+
+
+def test_workers_of_a_cluster_the_runner_starts_keep_glibc_adaptive_malloc() -> None:
+    # distributed's nanny would give them MALLOC_TRIM_THRESHOLD_=65536 (twice the system CPU per batch).
+    local = ClusterConfig(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1",
+                        "dashboard_address": None, "silence_logs": 40},
+    )  # fmt: skip
+    with started_task_runner(local) as runner:
+        environments = runner.client.run(lambda: dict(os.environ))
+    (worker_env,) = environments.values()
+    assert "MALLOC_TRIM_THRESHOLD_" not in worker_env
+    assert worker_env["OMP_NUM_THREADS"] == "1"  # the rest of the nanny's environment is kept
 
 
 def test_an_unreachable_scheduler_is_one_clear_error_quickly() -> None:

@@ -8,6 +8,7 @@ code fails CI instead of silently leaving an alert blind or a flag missing in Ap
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import re
@@ -21,6 +22,7 @@ import yaml
 from hcl2 import SerializationOptions
 
 from cutover import names
+from cutover.orchestration.cluster import NANNY_KEEPS_MALLOC_ADAPTIVE
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"
@@ -264,6 +266,11 @@ def test_the_dask_cluster_runs_as_the_federated_worker_and_flow_runs_find_its_sc
     worker = cluster["spec"]["worker"]["spec"]["containers"][0]
     assert {"configMapRef": {"name": "cutover-config"}} in worker["envFrom"]  # the catalog and warehouse
     assert not [e for e in worker.get("env", []) if "DSN" in e["name"]]  # workers read the source block
+    # The nanny's environment for its worker, as dask reads it from the variable (a Python literal).
+    (nanny_env,) = [e["value"] for e in worker["env"] if e["name"] == "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON"]
+    assert {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ast.literal_eval(nanny_env).items()} == (
+        NANNY_KEEPS_MALLOC_ADAPTIVE
+    )
     service = f"{cluster['metadata']['name']}-scheduler.{kustomization['namespace']}.svc.cluster.local"
     port = next(p["port"] for p in cluster["spec"]["scheduler"]["service"]["ports"] if p["name"] == "tcp-comm")
     azure = yaml.safe_load((REPO / "infra" / "prefect" / "prefect.azure.yaml").read_text())
