@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -41,14 +41,10 @@ def prepare_tables_task(
     """Introspect and map the tables, then create or resume their Iceberg tables and plan their batches:
     one task run for all of them, so a schema of small tables pays one round of task start-up. The flags
     (``iceberg-partitioning``) come from the worker's ``CUTOVER_FLAGS_*`` settings."""
-    flags = open_flag_service(FlagSettings())
-    try:
-        with connect(request.source_dsn) as conn:
-            return prepare_requested_tables(
-                conn, open_catalog(catalog), request, tables, TableOptionsFile.load(request.table_options), flags
-            )
-    finally:
-        flags.close()
+    with closing(open_flag_service(FlagSettings())) as flags, connect(request.source_dsn) as conn:
+        return prepare_requested_tables(
+            conn, open_catalog(catalog), request, tables, TableOptionsFile.load(request.table_options), flags
+        )
 
 
 @task(

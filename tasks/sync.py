@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import Future
+from contextlib import closing
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -35,14 +36,10 @@ def table_limit(iceberg_name: str) -> str:
 def prepare_sync_task(request: SyncRequest, catalog: CatalogConfig, table: str) -> TableSync:
     """Introspect and map the table, plan its schema and partition-spec evolution and read its watermark
     (writes nothing). The flags (``iceberg-partitioning``) come from the worker's ``CUTOVER_FLAGS_*``."""
-    flags = open_flag_service(FlagSettings())
-    try:
-        with connect(request.source_dsn) as conn:
-            return prepare_requested_sync(
-                conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options), flags
-            )
-    finally:
-        flags.close()
+    with closing(open_flag_service(FlagSettings())) as flags, connect(request.source_dsn) as conn:
+        return prepare_requested_sync(
+            conn, open_catalog(catalog), request, table, TableOptionsFile.load(request.table_options), flags
+        )
 
 
 @task(
