@@ -8,8 +8,9 @@ Issue #16 item 3. In one run, side by side on the same source tables:
 2. the 5 M-row ``orders`` table (``bench/full_load.py``'s database) the same two ways.
 
 For the deployment it prints the flow run's own time (Running → Completed, as the UI shows it) and the
-time from ``run_deployment`` to the end (worker poll and the flow's process start included); for the CLI
-the whole command. Targets: Pagila deployment end to end ≤ 2× the CLI, orders flow time ≤ 1.1× the CLI.
+time from the request (``run_deployment``) to the run's Completed state (worker poll and the flow's process
+start included); for the CLI the whole command. The worker is ``cutover prefect worker`` (flow runs forked
+warm, polling every second), as the kickoff guide starts it. Targets: Pagila deployment end to end ≤ 2× the CLI, orders flow time ≤ 1.1× the CLI.
 
 Usage: ``uv run python -m bench.deployments [--rounds 3] [--rows 5000000] [--skip-orders]``.
 """
@@ -107,7 +108,7 @@ class Workspace:
             **os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(state / "client-home"),
             "CUTOVER_CATALOG_URI": catalog_uri, "CUTOVER_WAREHOUSE": warehouse, "CUTOVER_CODE_DIR": str(ROOT),
             "CUTOVER_FLAGS_FILE": str(state / "flags.json"),
-            "PREFECT_WORKER_QUERY_SECONDS": "2",  # as the kickoff guide starts it
+            "PREFECT_WORKER_QUERY_SECONDS": "0.5",  # as the kickoff guide starts it (`cutover prefect worker`)
         }  # fmt: skip
         self.env.pop("CUTOVER_SOURCE_DSN", None)
 
@@ -128,8 +129,10 @@ class Workspace:
 
     def deployment(self, namespace: str, tables: list[str], source_block: str) -> tuple[float, float, dict[str, float]]:
         """(flow run's own seconds, seconds from the request to its end, the phases) of one `migrate/migrate`
-        run. Phases from the run's state history: ``pickup`` (Scheduled until the worker's Pending),
-        ``start`` (Pending until Running: the flow's process starts, imports and loads the flow) and
+        run. The end is the run's Completed state as the server recorded it (what the UI shows as it
+        happens), not when this script's 0.5-s poll of `run_deployment` notices it (``noticed``, printed
+        apart). Phases from the run's state history: ``pickup`` (Scheduled until the worker's Pending),
+        ``start`` (Pending until Running: the flow's process starts or is forked, and loads the flow) and
         ``flow`` (Running until Completed)."""
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.objects import FlowRun
@@ -138,7 +141,7 @@ class Workspace:
 
         request = {"schema": "public", "tables": tables, "namespace": namespace, "mode": "replace", "parallel": 2}
         with temporary_settings(updates={PREFECT_API_URL: self.api}):
-            started = time.perf_counter()
+            requested, started = time.time(), time.perf_counter()
             run = run_deployment(
                 "migrate/migrate",
                 parameters={"request": request, "source_block": source_block},
@@ -146,7 +149,7 @@ class Workspace:
                 poll_interval=0.5,
                 as_subflow=False,
             )
-            end_to_end = time.perf_counter() - started
+            noticed = time.perf_counter() - started
         assert isinstance(run, FlowRun)  # the sync API
         if run.state is None or not run.state.is_completed():
             raise RuntimeError(f"the deployment run did not complete: {run.state}")
@@ -157,7 +160,9 @@ class Workspace:
             "pickup": (states["PENDING"] - states["SCHEDULED"]).total_seconds(),
             "start": (states["RUNNING"] - states["PENDING"]).total_seconds(),
             "flow": (states["COMPLETED"] - states["RUNNING"]).total_seconds(),
+            "noticed": noticed,
         }
+        end_to_end = states["COMPLETED"].timestamp() - requested  # one machine, one clock
         return (run.end_time - run.start_time).total_seconds(), end_to_end, phases
 
 

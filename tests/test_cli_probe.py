@@ -188,6 +188,8 @@ def probes(world: World) -> dict[str, list[Bad]]:
         "exclude": [],  # a glob: matching nothing is not an error
         "cursor": [],  # a table without the column is followed by xmin (documented)
         "source_block": [],  # any name is a valid block name
+        "pool": [],  # `prefect worker start` creates a missing pool (of its own type) and says so
+        "name": [],  # any worker name is valid
         "code_connection_string": [],  # probed through --azure below
         "code_account_url": [],
         "host": [],  # uvicorn reports a bind failure itself, in one line

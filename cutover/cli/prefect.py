@@ -61,3 +61,24 @@ def setup_table(report: SetupReport) -> Table:
     for kind, name, outcome in report.steps:
         table.add_row(kind, name, outcome, style="yellow" if outcome == "skipped" else None)
     return table
+
+
+@prefect_app.command("worker")
+def worker(
+    pool: Annotated[str, typer.Option(help="The work pool to poll.")] = names.POOL_PROCESS,
+    query_seconds: Annotated[
+        float,
+        typer.Option(min=0.1, help="How often to ask for due runs (Prefect's default: 10 s; a run waits up to this)."),
+    ] = 0.5,
+    limit: Annotated[int | None, typer.Option(min=1, help="Flow runs at once (default: no limit).")] = None,
+    name: Annotated[str | None, typer.Option(help="The worker's name in the UI (default: Prefect's).")] = None,
+    warm: Annotated[
+        bool, typer.Option(help="Start flow runs from a process with Prefect and the flows already imported.")
+    ] = True,
+) -> None:
+    """Start a process worker (`prefect worker start`) for cutover's deployments, polling every half second;
+    flow runs start warm: forked from a process that has Prefect and the flows imported (~0.1 s, not ~2 s)."""
+    from cutover.orchestration.warmstart.worker import exec_worker
+
+    extra = [*(["--limit", str(limit)] if limit else []), *(["--name", name] if name else [])]
+    exec_worker(pool, warm=warm, query_seconds=query_seconds, extra=extra)

@@ -225,7 +225,7 @@ def _worker_env(config: DemoConfig, source: DemoSource, root: Path, home: Path, 
     catalog = config.catalog
     env = {k: v for k, v in os.environ.items() if k != "CUTOVER_SOURCE_DSN"}
     return env | OFFLINE | {
-        "PREFECT_API_URL": api, "PREFECT_HOME": str(home / "worker"), "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_API_URL": api, "PREFECT_HOME": str(home / "worker"), "PREFECT_WORKER_QUERY_SECONDS": "0.5",
         "CUTOVER_CODE_DIR": str(root), "CUTOVER_CATALOG_URI": catalog.uri, "CUTOVER_WAREHOUSE": catalog.warehouse,
         "CUTOVER_FLAGS_FILE": str(config.flags_file), "CUTOVER_CONTROL_DSN": source.dsn,
         "CUTOVER_ROLLOUT_STEPS": ",".join(str(p) for p in config.percent_steps),

@@ -123,13 +123,13 @@ def start_worker(
     pool: str = names.POOL_PROCESS,
     unset: Collection[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """A process worker polling ``pool`` on ``api_url``; its flow runs see ``env`` (not ``unset``) and run
-    from ``cwd``."""
-    interpreter_bin = str(Path(sys.executable).parent)  # `python -m prefect.engine` of prefect.yaml is this one
-    path = os.pathsep.join([interpreter_bin, env.get("PATH", os.environ.get("PATH", ""))])
+    """A process worker polling ``pool`` on ``api_url`` (``cutover prefect worker``: flow runs start warm,
+    polling every ``PREFECT_WORKER_QUERY_SECONDS`` of ``env``, else every half second); its flow runs see ``env`` (not
+    ``unset``) and run from ``cwd``."""
+    query_seconds = env.get("PREFECT_WORKER_QUERY_SECONDS", "0.5")
     return start_process(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool], log,
-        {**env, "PREFECT_API_URL": api_url, "PATH": path}, cwd=cwd, unset=unset,
+        [sys.executable, "-m", "cutover.cli", "prefect", "worker", "--pool", pool, "--query-seconds", query_seconds],
+        log, {**env, "PREFECT_API_URL": api_url}, cwd=cwd, unset=unset,
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -80,6 +81,9 @@ def test_deployment_runs_and_reports_never_show_the_source_password(
     served = _everything_the_api_serves(runs)
     assert PASSWORD not in served
     assert "public.orders" in served  # the logs and artifacts of the runs were read
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert len(re.findall(r"warm-start: run \d+ started", worker_log)) == len(DEPLOYMENTS)  # each forked warm
+    assert PASSWORD not in worker_log
 
     report = tmp_path / "report.json"
     for command in (["validate", "--namespace", "public"], ["sync", "--namespace", "public", "--cursor", "updated_at"]):
