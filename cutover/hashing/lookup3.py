@@ -17,7 +17,10 @@ Arithmetic is on int64 values holding 32-bit words, masked after every step: tha
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 from functools import cache
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -29,10 +32,45 @@ _M32 = 0xFFFFFFFF
 
 @cache
 def _kernels() -> Any:
-    """The compiled loops (numba is imported on first use: it costs ~0.4 s to import)."""
-    from cutover.hashing import _lookup3_kernels
+    """The compiled loops (numba is imported on first use: ~0.4 s, less the SciPy probes :class:`_NoBlasProbe`
+    skips)."""
+    skip = _NoBlasProbe()
+    sys.meta_path.insert(0, skip)
+    try:
+        import numba.np.arraymath  # noqa: F401 - the BLAS probe runs here (else at the first compile or cache load)
 
+        from cutover.hashing import _lookup3_kernels
+    finally:
+        sys.meta_path.remove(skip)
     return _lookup3_kernels
+
+
+class _NoBlasProbe(importlib.abc.MetaPathFinder):
+    """Answers numba's probes for SciPy with "not installed" while numba loads.
+
+    numba imports ``scipy`` to check its version and, in ``numba.np.arraymath``, ``scipy.linalg.cython_blas``
+    to learn whether compiled code may call ``np.dot`` and friends: 0.2-0.25 s of CPU in every process that
+    hashes (``scipy.linalg`` brings ``numpy.f2py``), for loops that call no linear algebra. This finder
+    refuses SciPy to those two probes alone (imports whose caller is one of them); every other import, in
+    any thread, goes on to the next finder. Written by hand: numba has no switch for either probe.
+    """
+
+    PROBES = (("_ensure_critical_deps", "numba/__init__.py"), ("ensure_blas", "numba/np/linalg.py"))
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if (name == "scipy" or name.startswith("scipy.")) and self._called_from_probe():
+            raise ImportError("cutover: numba's SciPy probe skipped (the hash kernels use no SciPy)")
+        return None
+
+    def _called_from_probe(self) -> bool:
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            code = frame.f_code
+            filename = code.co_filename.replace("\\", "/")
+            if any(code.co_name == name and filename.endswith(suffix) for name, suffix in self.PROBES):
+                return True
+            frame = frame.f_back
+        return False
 
 
 def warm_up() -> None:

@@ -209,8 +209,13 @@ def _columns(conn: psycopg.Connection, schema: str, name: str, oid: int, partiti
     """Every live column in order, domains resolved to their base type, with the planner's n_distinct."""
     attributes = conn.execute(
         """
-        select attname, atttypid::int, atttypmod, attnotnull, format_type(atttypid, atttypmod)
-        from pg_attribute where attrelid = %s and attnum > 0 and not attisdropped order by attnum
+        select a.attname, a.atttypid::int, a.atttypmod,
+               a.attnotnull and not exists (  -- PostgreSQL 18: a NOT NULL added NOT VALID holds no promise yet
+                   select from pg_constraint c
+                   where c.conrelid = a.attrelid and c.contype = 'n' and a.attnum = any(c.conkey)
+                     and not c.convalidated),
+               format_type(a.atttypid, a.atttypmod)
+        from pg_attribute a where a.attrelid = %s and a.attnum > 0 and not a.attisdropped order by a.attnum
         """,
         (oid,),
     ).fetchall()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -88,3 +90,15 @@ def test_numeric_matches_hash_numeric_extended(pg: psycopg.Connection, precision
 def test_numeric_refuses_what_does_not_fit_an_int64() -> None:
     with pytest.raises(ValueError, match="p<=18"):
         lookup3.hash_numeric(np.array([1], dtype=np.int64), 19, 2, 0)
+
+
+def test_loading_the_kernels_skips_numbas_scipy_probes_and_leaves_scipy_importable() -> None:
+    """numba's SciPy probes cost 0.2 s of CPU per process; the kernels load without them, and SciPy imports
+    as usual afterwards (a fresh interpreter: this one may have imported SciPy already)."""
+    code = (
+        "import sys; from cutover.hashing import lookup3; lookup3.warm_up(); print('scipy' in sys.modules);"
+        "import numba.np.arraymath as m; print(m._HAVE_BLAS); import scipy.linalg; print(scipy.linalg.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "scipy.linalg"]

@@ -16,7 +16,9 @@ from pyiceberg.expressions import EqualTo
 from cutover.config import CatalogConfig, TableOptions
 from cutover.lake.catalog import open_catalog
 from cutover.lake.types import map_table
+from cutover.source.introspect import introspect_table
 from cutover.validation import ParityOptions, TableValidation, ValidationRequest, validate_tables
+from cutover.validation.parity.stats import SourceStatQuery
 from tests.helpers import migrate
 
 ORDERS = """
@@ -61,6 +63,18 @@ def test_parity_clean_copy_passes_with_every_canonical_form(orders: CatalogConfi
     stats = {c.column: c for c in result.columns}
     assert stats["amount"].source_sum == stats["amount"].iceberg_sum is not None
     assert stats["note"].source_nulls == stats["note"].iceberg_nulls == 6_000
+    assert stats["customer"].source_nulls == stats["customer"].iceberg_nulls == 0  # NOT NULL: not counted
+
+
+def test_the_source_counts_nulls_only_where_the_column_allows_them(source: psycopg.Connection) -> None:
+    source.execute(ORDERS.split("insert into")[0])
+    mappings = map_table(introspect_table(source, "public", "orders"), TableOptions())
+    items = SourceStatQuery(mappings, "r").select_items().as_string(source)
+    assert 'count("r"."note")' in items and 'count("r"."placed")' in items
+    assert (
+        'count("r"."customer")' not in items and 'count("r"."amount")' not in items and 'count("r"."id")' not in items
+    )
+    assert 'min("r"."amount")' in items and 'sum("r"."amount")' in items  # the other aggregates stay
 
 
 def test_parity_names_exactly_the_iceberg_side_changes(orders: CatalogConfig, source_dsn: str) -> None:

@@ -56,20 +56,24 @@ class SourceStatQuery:
     def __init__(self, columns: list[ColumnMapping], alias: str) -> None:
         self.columns = columns
         self.exprs: list[sql.Composable] = []
-        self._layout: list[tuple[str, bool, bool]] = []
+        self._layout: list[tuple[str, bool, bool, bool]] = []
         for m in columns:
             value: sql.Composable = sql.Identifier(alias, m.column.name)
             if not m.is_array and m.scalar.infinity_sentinels is not None:
                 value = pg_column_value(m, alias)
             minmax = not m.is_array and m.column.base_type in _STAT_MINMAX_TYPES
             total = not m.is_array and m.column.base_type in _STAT_SUM_TYPES
-            self.exprs.append(sql.SQL("count({})").format(value))
+            # A NOT NULL column has no nulls to count: its count is the group's; one aggregate less per row
+            # (nine of eleven on `orders`: ~10 % of the source scan).
+            counted = not m.column.not_null
+            if counted:
+                self.exprs.append(sql.SQL("count({})").format(value))
             if minmax:
                 self.exprs += [sql.SQL("min({})").format(value), sql.SQL("max({})").format(value)]
             if total:  # sum(int8) accumulates in int128 and sum(int4) in int8: no per-row numeric casts
                 cast = sql.SQL("::numeric" if m.column.base_type == "money" else "")
                 self.exprs.append(sql.SQL("sum({}{})").format(value, cast))
-            self._layout.append((m.column.name, minmax, total))
+            self._layout.append((m.column.name, counted, minmax, total))
 
     def select_items(self) -> sql.Composable:
         """``, agg1, agg2, ...`` (empty without columns), to follow the select list's other items."""
@@ -78,9 +82,11 @@ class SourceStatQuery:
     def add(self, stats: dict[str, StatAcc], rows: int, values: Sequence[Any]) -> None:
         """Accumulate one group's aggregates (``values``: the row's items from :meth:`select_items` on)."""
         position = 0
-        for name, minmax, total in self._layout:
-            acc, count = stats[name], int(values[position])
-            position += 1
+        for name, counted, minmax, total in self._layout:
+            acc, count = stats[name], rows
+            if counted:
+                count = int(values[position])
+                position += 1
             minimum = maximum = summed = None
             if minmax:
                 minimum, maximum = values[position], values[position + 1]
