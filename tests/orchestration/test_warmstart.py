@@ -153,3 +153,12 @@ def test_the_server_stops_when_its_worker_is_gone(tmp_path: Path) -> None:
 
     _wait_for(lambda: not _alive(server_pid), "the server to stop")
     assert not socket_path.exists()
+
+
+def test_a_run_for_another_checkout_starts_cold(server: WarmServer, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "other-checkout"
+    elsewhere.mkdir()
+    code, seen, _ = server.run("0", cwd=tmp_path, CUTOVER_CODE_DIR=str(elsewhere))
+
+    assert code == 0 and seen["ppid"] != server.process.pid  # not forked: the client ran it itself
+    assert server.run("0", cwd=tmp_path, CUTOVER_CODE_DIR=str(ROOT))[1]["ppid"] == server.process.pid

@@ -3,8 +3,8 @@
 Client to server: a 4-byte length with the three standard-stream descriptors attached (``SCM_RIGHTS``),
 then that many bytes of JSON: ``{"module": "...", "argv": [...], "env": {...}, "cwd": "..."}``.
 Server to client, one line each: ``pid N`` when the run has started, then ``exit N`` with its exit code
-(negative: killed by that signal); or only ``stale`` when the server's code is out of date (the client
-then starts the engine itself).
+(negative: killed by that signal); or only ``stale`` (the server's code changed on disk) or ``cold`` (the
+run is for code the server did not import), and the client starts the run itself.
 """
 
 from __future__ import annotations

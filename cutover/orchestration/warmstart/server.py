@@ -9,7 +9,8 @@ handlers flush logs and events). The server reports the child's pid and exit cod
 The server stays single-threaded (a fork copies only the forking thread): signals reach its loop through
 ``signal.set_wakeup_fd``. It stops when its parent (the worker) exits or on SIGTERM/SIGINT, terminating
 its runs; when a module it imported has changed on disk it answers ``stale``, stops listening, lets its
-runs finish and executes itself again, so a run never executes old code.
+runs finish and executes itself again, so a run never executes old code; a run whose ``CUTOVER_CODE_DIR``
+is another checkout is answered ``cold``.
 
 What Prefect reads once at import (its logging configuration) comes from the server's environment, the
 worker's; everything a run reads later (settings, the job's environment variables) is the run's own.
@@ -51,6 +52,8 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 """A client sends its request as soon as it connects; one that does not is dropped."""
 STOP_GRACE_SECONDS = 10.0
 PRIVATE_DIR_PREFIX = "cutover-warmstart-"
+CODE_DIR_ENV = "CUTOVER_CODE_DIR"
+"""Where `prefect.yaml`'s pull step takes the flows from; a run for another directory starts cold."""
 """How long runs get after SIGTERM when the server stops, before SIGKILL."""
 
 log = logging.getLogger("cutover.warmstart")
@@ -113,9 +116,10 @@ class ChildRun:
 class Server:
     """Accepts run requests on a Unix socket and forks a child per request (see the module docstring)."""
 
-    def __init__(self, path: Path, fingerprint: CodeFingerprint) -> None:
+    def __init__(self, path: Path, fingerprint: CodeFingerprint, code_dir: Path | None = None) -> None:
         self.path = path
         self.fingerprint = fingerprint
+        self.code_dir = code_dir.resolve() if code_dir is not None else None
         self.parent = os.getppid()
         self.runs: dict[int, socket.socket] = {}
         self.stopping = False
@@ -200,6 +204,14 @@ class Server:
             log.warning("request dropped: %s", exc)
             conn.close()
             return None
+        foreign = self._foreign_code(request)
+        if foreign is not None:  # its pull step loads another checkout: only a new interpreter runs that
+            log.info("run for the code in %s, not %s: cold start", foreign, self.code_dir)
+            _close_all(streams)
+            with contextlib.suppress(OSError):
+                conn.sendall(b"cold\n")
+            conn.close()
+            return None
         stale = self.fingerprint.changed()
         if stale is not None:
             log.info("code changed (%s): cold start; restarting when %d run(s) have ended", stale, len(self.runs))
@@ -232,6 +244,14 @@ class Server:
         selector.register(conn, selectors.EVENT_READ)
         log.info("run %d started (%d so far)", pid, self.started)
         return None
+
+    def _foreign_code(self, request: RunRequest) -> str | None:
+        """The run's ``CUTOVER_CODE_DIR`` (where the deployments' pull step goes) when it is not the code this
+        server imported, else None."""
+        wanted = request.env.get(CODE_DIR_ENV)
+        if not wanted or self.code_dir is None:
+            return None
+        return None if Path(wanted).resolve() == self.code_dir else wanted
 
     def _client_gone(self, conn: socket.socket, selector: selectors.BaseSelector) -> None:
         """A client that hangs up before its run ended was killed (it relays every other signal): so is its run."""
@@ -327,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.propagate = False
     started = time.perf_counter()
     failed = preload(args.preload or DEFAULT_PRELOAD, Path(args.code_dir))
-    server = Server(Path(args.socket), CodeFingerprint.of_loaded_modules())
+    server = Server(Path(args.socket), CodeFingerprint.of_loaded_modules(), Path(args.code_dir))
     log.info(
         "ready on %s: %d modules loaded in %.2f s%s", args.socket, len(sys.modules), time.perf_counter() - started,
         f" ({len(failed)} not preloaded)" if failed else "",
@@ -348,7 +368,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--socket", required=True, help="the Unix socket to listen on")
     parser.add_argument("--preload", action="append", help="a module to import first (repeat; default: the flows)")
-    parser.add_argument("--code-dir", default=os.environ.get("CUTOVER_CODE_DIR", os.getcwd()),
+    parser.add_argument("--code-dir", default=os.environ.get(CODE_DIR_ENV, os.getcwd()),
                         help="where the flows' code lives (default: CUTOVER_CODE_DIR, else here)")  # fmt: skip
     return parser
 
