@@ -137,7 +137,7 @@ def test_changed_code_runs_cold_once_then_warm_on_the_reloaded_server(tmp_path: 
         warm.process.wait(timeout=20)
 
 
-def test_the_server_stops_when_its_worker_is_gone(tmp_path: Path) -> None:
+def test_the_server_stops_when_its_worker_is_gone_and_its_runs_have_ended(tmp_path: Path) -> None:
     socket_path = tmp_path / "engine.sock"
     parent = subprocess.Popen(
         ["bash", "-c", f"{sys.executable} -m cutover.orchestration.warmstart.server --socket {socket_path}"
@@ -147,12 +147,19 @@ def test_the_server_stops_when_its_worker_is_gone(tmp_path: Path) -> None:
     assert parent.stdout is not None
     server_pid = int(parent.stdout.readline())
     _wait_for(socket_path.exists, "the server's socket")
+    env = {**os.environ, SOCKET_ENV: str(socket_path), "PYTHONPATH": str(ROOT)}
+    client = subprocess.Popen([*CLIENT, "wait"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    assert client.stdout is not None
+    run_pid = json.loads(client.stdout.readline())["pid"]
 
-    parent.kill()
+    parent.kill()  # the worker dies; its run goes on, as a cold run would
     parent.wait(timeout=20)
 
-    _wait_for(lambda: not _alive(server_pid), "the server to stop")
-    assert not socket_path.exists()
+    _wait_for(lambda: not socket_path.exists(), "the server to stop listening")
+    assert _alive(run_pid) and _alive(server_pid)
+    os.killpg(run_pid, signal.SIGTERM)
+    assert client.wait(timeout=20) == -signal.SIGTERM  # the exit code still reaches the client
+    _wait_for(lambda: not _alive(server_pid), "the server to exit after its last run")
 
 
 def test_a_run_for_another_checkout_starts_cold(server: WarmServer, tmp_path: Path) -> None:

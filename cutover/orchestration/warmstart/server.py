@@ -7,10 +7,11 @@ working directory, starts a session of its own and runs ``prefect.engine`` as ``
 handlers flush logs and events). The server reports the child's pid and exit code to the client.
 
 The server stays single-threaded (a fork copies only the forking thread): signals reach its loop through
-``signal.set_wakeup_fd``. It stops when its parent (the worker) exits or on SIGTERM/SIGINT, terminating
-its runs; when a module it imported has changed on disk it answers ``stale``, stops listening, lets its
-runs finish and executes itself again, so a run never executes old code; a run whose ``CUTOVER_CODE_DIR``
-is another checkout is answered ``cold``.
+``signal.set_wakeup_fd``. On SIGTERM/SIGINT it stops and terminates its runs. When its parent (the
+worker) exits, it stops listening and exits once its runs have ended (a cold run outlives its worker too).
+When a module it imported has changed on disk, it answers ``stale``, stops listening, lets its runs end
+and executes itself again, so a run never executes old code. A run whose ``CUTOVER_CODE_DIR`` is another
+checkout is answered ``cold``.
 
 What Prefect reads once at import (its logging configuration) comes from the server's environment, the
 worker's; everything a run reads later (settings, the job's environment variables) is the run's own.
@@ -123,7 +124,11 @@ class Server:
         self.parent = os.getppid()
         self.runs: dict[int, socket.socket] = {}
         self.stopping = False
+        """SIGTERM or SIGINT: stop, terminating the runs (as a signal to the worker's process group would)."""
+        self.orphaned = False
+        """The worker is gone: stop listening, let the runs end (a cold run outlives its worker too), exit."""
         self.restart = False
+        """The code changed: stop listening, let the runs end, then execute the server again."""
         self.started = 0
         self._pid = os.getpid()
         self._kill_at: float | None = None
@@ -157,15 +162,16 @@ class Server:
                 if child is not None:
                     break
                 self._reap(selector)
-                self.stopping = self.stopping or os.getppid() != self.parent
-                if (self.stopping or self.restart) and listener is not None:
+                self.orphaned = self.orphaned or os.getppid() != self.parent
+                closing = self.stopping or self.restart or self.orphaned
+                if closing and listener is not None:
                     selector.unregister(listener)
                     listener.close()
                     listener = None
                     self.path.unlink(missing_ok=True)
                 if self.stopping:
                     self._terminate_runs()
-                if (self.stopping or self.restart) and not self.runs:
+                if closing and not self.runs:
                     return None
         finally:
             for sig, handler in handlers.items():
@@ -356,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if child is not None:
         run_module(child)
         return
-    if server.restart:
+    if server.restart and not (server.stopping or server.orphaned):
         log.info("executing the server again for the changed code")
         os.execv(sys.executable, [sys.executable, "-m", __spec__.name if __spec__ else __name__, *sys.argv[1:]])
     if server.path.parent.name.startswith(PRIVATE_DIR_PREFIX):  # made for it by `cutover prefect worker`
