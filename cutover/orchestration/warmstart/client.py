@@ -11,7 +11,6 @@ becomes ``python -m prefect.engine`` itself. Imports only the standard library: 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -19,7 +18,7 @@ import sys
 import time
 from typing import NoReturn
 
-from cutover.orchestration.warmstart.protocol import ENGINE_MODULE, SOCKET_ENV, RunRequest, send_request
+from cutover.orchestration.warmstart.protocol import ENGINE_MODULE, SOCKET_ENV, RunRequest, send_request, signal_group
 
 RELAYED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -53,7 +52,7 @@ def run_warm(path: str, module: str, arguments: list[str]) -> int | None:
             return None  # `stale`, or the server went away before forking
         pid = int(started.split()[1])
         for sig in RELAYED_SIGNALS:
-            signal.signal(sig, lambda signum, _frame: _signal_group(pid, signum))
+            signal.signal(sig, lambda signum, _frame: signal_group(pid, signum))
         ended = replies.readline()
     if ended.startswith(b"exit "):
         return int(ended.split()[1])
@@ -89,11 +88,6 @@ def exit_like(code: int) -> NoReturn:
         time.sleep(1)  # the signal is delivered before this returns; a blocked one falls through
         code = 128 - code
     sys.exit(code)
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signum)
 
 
 def _alive(pid: int) -> bool:

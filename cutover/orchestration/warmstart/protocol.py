@@ -5,6 +5,8 @@ then that many bytes of JSON: ``{"module": "...", "argv": [...], "env": {...}, "
 Server to client, one line each: ``pid N`` when the run has started, then ``exit N`` with its exit code
 (negative: killed by that signal); or only ``stale`` (the server's code changed on disk) or ``cold`` (the
 run is for code the server did not import), and the client starts the run itself.
+
+Also the two process chores both sides share: closing passed descriptors and signalling a run's group.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import socket
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 SOCKET_ENV = "CUTOVER_WARMSTART_SOCKET"
@@ -63,8 +66,7 @@ def receive_request(sock: socket.socket) -> tuple[RunRequest, list[int]]:
     """
     header, fds, _, _ = socket.recv_fds(sock, _LENGTH.size, STREAMS)
     if len(header) != _LENGTH.size or len(fds) != STREAMS:
-        for fd in fds:
-            _close_quietly(fd)
+        close_all(fds)
         raise ProtocolError(f"expected a {_LENGTH.size}-byte header with {STREAMS} descriptors")
     (length,) = _LENGTH.unpack(header)
     try:
@@ -73,8 +75,7 @@ def receive_request(sock: socket.socket) -> tuple[RunRequest, list[int]]:
         payload = _receive_exactly(sock, length)
         return RunRequest.decode(payload), fds
     except (ProtocolError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        for fd in fds:
-            _close_quietly(fd)
+        close_all(fds)
         raise ProtocolError(f"a malformed request: {exc}") from exc
 
 
@@ -89,6 +90,14 @@ def _receive_exactly(sock: socket.socket, length: int) -> bytes:
     return b"".join(chunks)
 
 
-def _close_quietly(fd: int) -> None:
+def close_all(fds: Iterable[int]) -> None:
+    """Close descriptors, some perhaps closed already."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """``signum`` to the process group a run leads (it may have ended already)."""
     with contextlib.suppress(OSError):
-        os.close(fd)
+        os.killpg(pid, signum)

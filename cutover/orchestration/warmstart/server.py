@@ -39,7 +39,9 @@ from types import FrameType
 from cutover.orchestration.warmstart.protocol import (
     ProtocolError,
     RunRequest,
+    close_all,
     receive_request,
+    signal_group,
 )
 
 DEFAULT_PRELOAD = (
@@ -135,7 +137,6 @@ class Server:
 
     def serve(self) -> ChildRun | None:
         """Serve until stopped (None: :attr:`restart` says whether to execute again), or return in a child."""
-        self._pid = os.getpid()
         wake_read, wake_write = os.pipe()
         for fd in (wake_read, wake_write):
             os.set_blocking(fd, False)
@@ -178,7 +179,7 @@ class Server:
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_wakeup)
             selector.close()
-            _close_all((wake_read, wake_write))
+            close_all((wake_read, wake_write))
             if listener is not None:
                 listener.close()
                 if os.getpid() == self._pid:
@@ -213,7 +214,7 @@ class Server:
         foreign = self._foreign_code(request)
         if foreign is not None:  # its pull step loads another checkout: only a new interpreter runs that
             log.info("run for the code in %s, not %s: cold start", foreign, self.code_dir)
-            _close_all(streams)
+            close_all(streams)
             with contextlib.suppress(OSError):
                 conn.sendall(b"cold\n")
             conn.close()
@@ -221,7 +222,7 @@ class Server:
         stale = self.fingerprint.changed()
         if stale is not None:
             log.info("code changed (%s): cold start; restarting when %d run(s) have ended", stale, len(self.runs))
-            _close_all(streams)
+            close_all(streams)
             with contextlib.suppress(OSError):
                 conn.sendall(b"stale\n")
             conn.close()
@@ -239,12 +240,12 @@ class Server:
                 other.close()
             conn.close()
             return ChildRun(request, streams)
-        _close_all(streams)
+        close_all(streams)
         self.started += 1
         try:
             conn.sendall(f"pid {pid}\n".encode())
         except OSError:  # the client is gone already, and with it the reason for the run
-            _kill_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
         conn.setblocking(False)
         self.runs[pid] = conn
         selector.register(conn, selectors.EVENT_READ)
@@ -272,7 +273,7 @@ class Server:
         for pid, run_conn in self.runs.items():
             if run_conn is conn:
                 log.warning("the client of run %d is gone: killing the run", pid)
-                _kill_group(pid, signal.SIGKILL)
+                signal_group(pid, signal.SIGKILL)
 
     def _reap(self, selector: selectors.BaseSelector) -> None:
         while self.runs:
@@ -300,10 +301,10 @@ class Server:
         if self._kill_at is None:
             self._kill_at = now + STOP_GRACE_SECONDS
             for pid in self.runs:
-                _kill_group(pid, signal.SIGTERM)
+                signal_group(pid, signal.SIGTERM)
         elif now > self._kill_at:
             for pid in self.runs:
-                _kill_group(pid, signal.SIGKILL)
+                signal_group(pid, signal.SIGKILL)
 
 
 def _drain(fd: int) -> None:
@@ -312,24 +313,13 @@ def _drain(fd: int) -> None:
             pass
 
 
-def _close_all(fds: Iterable[int]) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
-def _kill_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(pid, sig)
-
-
 def run_module(child: ChildRun) -> None:
     """In the forked child: become ``python -m <module>`` (``prefect.engine``) with the client's streams,
     environment, working directory and arguments; its SystemExit ends this process as it would end that one."""
     os.setsid()  # a group of its own: the client signals it and everything it starts
     for target, fd in enumerate(child.streams):
         os.dup2(fd, target)
-    _close_all(fd for fd in child.streams if fd > 2)
+    close_all(fd for fd in child.streams if fd > 2)
     os.chdir(child.request.cwd)
     os.environ.clear()
     os.environ.update(child.request.env)

@@ -22,10 +22,6 @@ from cutover.orchestration.warmstart.server import PRIVATE_DIR_PREFIX
 SERVER_MODULE = "cutover.orchestration.warmstart.server"
 
 
-def worker_argv(pool: str, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, *extra]
-
-
 def exec_worker(pool: str, *, warm: bool, query_seconds: float | None, extra: list[str]) -> NoReturn:
     """Start the server (when ``warm``) and replace this process with the worker."""
     env = dict(os.environ)
@@ -38,4 +34,4 @@ def exec_worker(pool: str, *, warm: bool, query_seconds: float | None, extra: li
         env[SOCKET_ENV] = str(socket_path)
     else:
         env.pop(SOCKET_ENV, None)
-    os.execve(sys.executable, worker_argv(pool, extra), env)
+    os.execve(sys.executable, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, *extra], env)
