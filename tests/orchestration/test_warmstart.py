@@ -169,3 +169,14 @@ def test_a_run_for_another_checkout_starts_cold(server: WarmServer, tmp_path: Pa
 
     assert code == 0 and seen["ppid"] != server.process.pid  # not forked: the client ran it itself
     assert server.run("0", cwd=tmp_path, CUTOVER_CODE_DIR=str(ROOT))[1]["ppid"] == server.process.pid
+
+
+def test_a_server_whose_worker_died_before_it_was_ready_exits(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cutover.orchestration.warmstart.server", "--socket", str(tmp_path / "s.sock"),
+         "--preload", "json", "--parent", str(gone.pid)],
+    )  # fmt: skip
+    assert server.wait(timeout=30) == 0
+    assert not (tmp_path / "s.sock").exists()

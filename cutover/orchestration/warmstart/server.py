@@ -119,11 +119,14 @@ class ChildRun:
 class Server:
     """Accepts run requests on a Unix socket and forks a child per request (see the module docstring)."""
 
-    def __init__(self, path: Path, fingerprint: CodeFingerprint, code_dir: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, fingerprint: CodeFingerprint, code_dir: Path | None = None, parent: int | None = None
+    ) -> None:
         self.path = path
         self.fingerprint = fingerprint
         self.code_dir = code_dir.resolve() if code_dir is not None else None
-        self.parent = os.getppid()
+        self.parent = parent or os.getppid()
+        """The worker: when this process's parent is no longer it, the server is orphaned."""
         self.runs: dict[int, socket.socket] = {}
         self.stopping = False
         """SIGTERM or SIGINT: stop, terminating the runs (as a signal to the worker's process group would)."""
@@ -341,9 +344,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    parent = args.parent or os.getppid()  # before the preload: a worker may die during it
     started = time.perf_counter()
     failed = preload(args.preload or DEFAULT_PRELOAD, Path(args.code_dir))
-    server = Server(Path(args.socket), CodeFingerprint.of_loaded_modules(), Path(args.code_dir))
+    server = Server(Path(args.socket), CodeFingerprint.of_loaded_modules(), Path(args.code_dir), parent)
     log.info(
         "ready on %s: %d modules loaded in %.2f s%s", args.socket, len(sys.modules), time.perf_counter() - started,
         f" ({len(failed)} not preloaded)" if failed else "",
@@ -363,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--socket", required=True, help="the Unix socket to listen on")
+    parser.add_argument("--parent", type=int, help="the worker's pid (default: this process's parent)")
     parser.add_argument("--preload", action="append", help="a module to import first (repeat; default: the flows)")
     parser.add_argument("--code-dir", default=os.environ.get(CODE_DIR_ENV, os.getcwd()),
                         help="where the flows' code lives (default: CUTOVER_CODE_DIR, else here)")  # fmt: skip

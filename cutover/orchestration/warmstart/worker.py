@@ -30,7 +30,9 @@ def exec_worker(pool: str, *, warm: bool, query_seconds: float | None, extra: li
         env["PREFECT_WORKER_QUERY_SECONDS"] = str(query_seconds)
     if warm:
         socket_path = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX)) / "engine.sock"
-        subprocess.Popen([sys.executable, "-m", SERVER_MODULE, "--socket", str(socket_path)], env=env)
+        # This process becomes the worker (execve keeps the pid): the server stops when that pid is gone.
+        server = [sys.executable, "-m", SERVER_MODULE, "--socket", str(socket_path), "--parent", str(os.getpid())]
+        subprocess.Popen(server, env=env)
         env[SOCKET_ENV] = str(socket_path)
     else:
         env.pop(SOCKET_ENV, None)
