@@ -5,8 +5,8 @@
 Hands this process's arguments, environment, working directory and standard streams to the warm-start
 server named by ``CUTOVER_WARMSTART_SOCKET`` and stands in for the run: signals sent here (the worker's
 cancellation SIGTERM among them) go to the run's process group, and this process exits with the run's
-exit code, or by its signal. Without a server, or when the server says its code is stale, this process
-becomes ``python -m prefect.engine`` itself. Imports only the standard library: it starts in ~40 ms.
+exit code, or by its signal. Without a server, or when the server answers ``stale`` or ``cold``, this
+process becomes ``python -m prefect.engine`` itself. Imports only the standard library: it starts in ~40 ms.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def run_warm(path: str, module: str, arguments: list[str]) -> int | None:
         except OSError:
             return None
         if not started.startswith(b"pid "):
-            return None  # `stale`, or the server went away before forking
+            return None  # `stale` or `cold`, or the server went away before forking
         pid = int(started.split()[1])
         for sig in RELAYED_SIGNALS:
             signal.signal(sig, lambda signum, _frame: signal_group(pid, signum))

@@ -217,19 +217,13 @@ class Server:
         foreign = self._foreign_code(request)
         if foreign is not None:  # its pull step loads another checkout: only a new interpreter runs that
             log.info("run for the code in %s, not %s: cold start", foreign, self.code_dir)
-            close_all(streams)
-            with contextlib.suppress(OSError):
-                conn.sendall(b"cold\n")
-            conn.close()
+            _refuse(conn, streams, b"cold")
             return None
         stale = self.fingerprint.changed()
         if stale is not None:
             log.info("code changed (%s): cold start; restarting when %d run(s) have ended", stale, len(self.runs))
-            close_all(streams)
-            with contextlib.suppress(OSError):
-                conn.sendall(b"stale\n")
-            conn.close()
             self.restart = True
+            _refuse(conn, streams, b"stale")
             return None
         sys.stdout.flush()
         sys.stderr.flush()
@@ -308,6 +302,14 @@ class Server:
         elif now > self._kill_at:
             for pid in self.runs:
                 signal_group(pid, signal.SIGKILL)
+
+
+def _refuse(conn: socket.socket, streams: list[int], reply: bytes) -> None:
+    """Answer a request the client must run itself (``cold`` or ``stale``), and let go of it."""
+    close_all(streams)
+    with contextlib.suppress(OSError):
+        conn.sendall(reply + b"\n")
+    conn.close()
 
 
 def _drain(fd: int) -> None:

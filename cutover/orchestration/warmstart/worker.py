@@ -22,12 +22,11 @@ from cutover.orchestration.warmstart.server import PRIVATE_DIR_PREFIX
 SERVER_MODULE = "cutover.orchestration.warmstart.server"
 
 
-def exec_worker(pool: str, *, warm: bool, query_seconds: float | None, extra: list[str]) -> NoReturn:
+def exec_worker(pool: str, *, warm: bool, query_seconds: float, extra: list[str]) -> NoReturn:
     """Start the server (when ``warm``) and replace this process with the worker."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    if query_seconds is not None:
-        env["PREFECT_WORKER_QUERY_SECONDS"] = str(query_seconds)
+    env["PREFECT_WORKER_QUERY_SECONDS"] = str(query_seconds)
     if warm:
         socket_path = Path(tempfile.mkdtemp(prefix=PRIVATE_DIR_PREFIX)) / "engine.sock"
         # This process becomes the worker (execve keeps the pid): the server stops when that pid is gone.
